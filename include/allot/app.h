@@ -1,0 +1,46 @@
+/* The server-wide state a request handler can reach: configuration, the
+ * database pool, metrics.  Everything else lives in PostgreSQL. */
+#ifndef ALLOT_APP_H
+#define ALLOT_APP_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "allot/config.h"
+#include "allot/db.h"
+
+struct metrics;
+struct auth_cache;
+
+struct app {
+    const struct config *cfg;
+    struct db_pool *pool;
+    struct metrics *metrics;
+    struct auth_cache *auth;
+
+    /* Schema check: serving refuses (503) until the database has the schema
+     * this binary expects; rechecked at most once a second while it does not. */
+    pthread_mutex_t schema_lock;
+    atomic_bool schema_current;
+    int64_t schema_checked_ms;
+    int schema_seen;
+
+    /* The HMAC key of list cursors, read from server_secrets on first use. */
+    pthread_mutex_t secret_lock;
+    bool cursor_key_loaded;
+    unsigned char cursor_key[32];
+};
+
+int app_init(struct app *a, const struct config *cfg);
+void app_free(struct app *a);
+
+/* True when the schema is current; logs what to run when it is not. */
+bool app_schema_ready(struct app *a);
+/* Loads the cursor key if needed; false when the database is unreachable. */
+enum db_status app_cursor_key(struct app *a, const unsigned char **key);
+
+int64_t app_now_ms(void);
+
+#endif

@@ -1,0 +1,100 @@
+/* HTTP layer: daemon, route table, per-request context and replies.
+ *
+ * The router alone answers 404, 405 (with Allow), HEAD, authentication and the
+ * role check; a handler parses, calls the core and the database, and ends in
+ * exactly one reply call (http_reply_*). */
+#ifndef ALLOT_HTTP_H
+#define ALLOT_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "allot/errors.h"
+
+struct app;
+struct http_request;
+
+typedef void (*http_handler)(struct http_request *r);
+
+/* Roles of API keys; a route lists the roles it admits. */
+enum {
+    ROLE_ADMIN = 1u << 0,
+    ROLE_AUDITOR = 1u << 1,
+    ROLE_PROXY = 1u << 2,
+};
+#define ROLE_PUBLIC 0u /* no key needed */
+#define ROLE_ANY (ROLE_ADMIN | ROLE_AUDITOR | ROLE_PROXY)
+#define ROLE_READ (ROLE_ADMIN | ROLE_AUDITOR)
+
+#define HTTP_MAX_PARAMS 4
+#define HTTP_BODY_LIMIT (1024u * 1024u)
+
+struct http_route {
+    const char *method;  /* "GET", "POST", ... (HEAD is served by GET routes) */
+    const char *pattern; /* "/users/{id}": a {name} segment captures */
+    http_handler handler;
+    unsigned roles;      /* ROLE_PUBLIC or a mask of ROLE_* */
+    bool needs_body;     /* the route reads a JSON body */
+};
+
+extern const struct http_route http_routes[];
+extern const size_t http_routes_count;
+
+enum route_match {
+    ROUTE_FOUND,
+    ROUTE_NO_PATH,
+    ROUTE_NO_METHOD,
+};
+
+/* Pure matcher over a table.  On ROUTE_FOUND, *found is set and params[i] point
+ * into copies written to buf (path segments, percent-decoding not applied).
+ * On ROUTE_NO_METHOD, allow receives "GET, HEAD, POST" style text. */
+enum route_match http_route_match(const struct http_route *table, size_t n,
+                                  const char *method, const char *path,
+                                  const struct http_route **found,
+                                  char *buf, size_t buflen,
+                                  const char *params[HTTP_MAX_PARAMS], size_t *nparams,
+                                  char *allow, size_t allowlen);
+
+/* Accessors a handler uses. */
+struct app *http_app(const struct http_request *r);
+const char *http_param(const struct http_request *r, size_t i);
+const char *http_query(const struct http_request *r, const char *name);
+const char *http_header(const struct http_request *r, const char *name);
+const char *http_corr_id(const struct http_request *r);
+const char *http_method(const struct http_request *r);
+const char *http_path(const struct http_request *r);
+json_t *http_body(const struct http_request *r); /* borrowed; NULL without body */
+unsigned http_role(const struct http_request *r); /* role of the caller's key */
+const char *http_key_id(const struct http_request *r); /* id of the caller's key */
+
+/* Replies: exactly one per request. */
+void http_reply_json_steal(struct http_request *r, unsigned status, json_t *body);
+void http_reply_created_steal(struct http_request *r, json_t *body, const char *location);
+void http_reply_empty(struct http_request *r, unsigned status);
+void http_reply_text(struct http_request *r, unsigned status, const char *content_type,
+                     const char *text, size_t len);
+/* message NULL = the registry's default message; field NULL = none. */
+void http_reply_error(struct http_request *r, enum http_error e, const char *field,
+                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* An error whose body carries extra members (resultCode, ...). */
+void http_reply_error_extra_steal(struct http_request *r, enum http_error e,
+                                  const char *message, json_t *extra);
+/* Adds a header to the reply that follows. */
+void http_add_header(struct http_request *r, const char *name, const char *value);
+
+#endif
+
+#ifndef ALLOT_HTTP_SERVER_DECLS
+#define ALLOT_HTTP_SERVER_DECLS
+struct http_server;
+/* Starts libmicrohttpd (internal thread pool, epoll) on the configured address. */
+struct http_server *http_server_start(struct app *a, char *err, size_t errlen);
+/* Stops accepting, waits up to timeout_s for requests in flight, stops. */
+void http_server_stop(struct http_server *s, int64_t timeout_s);
+/* A fresh correlation id (32 hex digits). */
+void http_new_corr_id(char out[33]);
+#endif

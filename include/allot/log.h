@@ -1,0 +1,25 @@
+/* Logging: one JSON object per line on stderr with timestamp, level, caller
+ * (file:line), corrId and message, plus optional members.  Never pass a secret. */
+#ifndef ALLOT_LOG_H
+#define ALLOT_LOG_H
+
+#include <jansson.h>
+
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+
+void log_set_level(enum log_level min);
+/* Parses "debug", "info", "warn", "error"; returns false on anything else. */
+int log_level_parse(const char *text, enum log_level *out);
+
+/* extra: members merged into the line (ownership taken; may be NULL). */
+void log_emit_steal(enum log_level lvl, const char *file, int line, const char *corr_id,
+                    json_t *extra, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+#define log_debug(corr, ...) log_emit_steal(LOG_DEBUG, __FILE__, __LINE__, corr, NULL, __VA_ARGS__)
+#define log_info(corr, ...) log_emit_steal(LOG_INFO, __FILE__, __LINE__, corr, NULL, __VA_ARGS__)
+#define log_warn(corr, ...) log_emit_steal(LOG_WARN, __FILE__, __LINE__, corr, NULL, __VA_ARGS__)
+#define log_error(corr, ...) log_emit_steal(LOG_ERROR, __FILE__, __LINE__, corr, NULL, __VA_ARGS__)
+#define log_with(lvl, corr, extra, ...) log_emit_steal(lvl, __FILE__, __LINE__, corr, extra, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,71 @@
+/* /apikeys (admin only): the secret is shown once, in the 201. */
+#include <stdio.h>
+#include <string.h>
+
+#include "allot/api.h"
+#include "allot/app.h"
+#include "allot/auth.h"
+#include "allot/store.h"
+
+void auth_stored_forms(const char *secret, char lookup[17], char hash_hex[65]);
+
+static const struct jspec create_spec[] = {
+    {"name", JS_STRING, true, 1, 200, 0},
+    {"role", JS_STRING, true, 1, 16, 0},
+};
+
+void api_apikeys_create(struct http_request *r)
+{
+    json_t *v[2];
+    if (!api_body(r, create_spec, 2, v))
+        return;
+    const char *role = json_string_value(v[1]);
+    if (auth_role_parse(role) == 0) {
+        http_reply_error(r, HTTP_ERR_BAD_REQUEST, "role", "role must be admin, auditor or proxy");
+        return;
+    }
+    char secret[64], lookup[17], hash_hex[65];
+    auth_new_secret(secret);
+    auth_stored_forms(secret, lookup, hash_hex);
+    json_t *key;
+    enum db_status s = db_apikey_create(http_app(r)->pool, json_string_value(v[0]), role, lookup,
+                                        hash_hex, &key);
+    if (s != DB_OK) {
+        api_reply_db(r, s);
+        return;
+    }
+    json_object_set_new(key, "key", json_string(secret));
+    memset(secret, 0, sizeof secret);
+    char location[96];
+    snprintf(location, sizeof location, "/apikeys/%s", json_string_value(json_object_get(key, "id")));
+    http_reply_created_steal(r, key, location);
+}
+
+void api_apikeys_list(struct http_request *r)
+{
+    struct api_page page;
+    if (!api_page_parse(r, &page))
+        return;
+    PGresult *res;
+    enum db_status s = db_apikey_list(http_app(r)->pool, &page, &res);
+    if (s != DB_OK) {
+        api_reply_db(r, s);
+        return;
+    }
+    api_reply_page(r, res, &page, NULL);
+    PQclear(res);
+}
+
+void api_apikeys_delete(struct http_request *r)
+{
+    const char *id = api_id_param(r, 0);
+    if (id == NULL)
+        return;
+    enum db_status s = db_apikey_delete(http_app(r)->pool, id);
+    if (s != DB_OK) {
+        api_reply_db(r, s);
+        return;
+    }
+    auth_cache_clear(http_app(r)->auth);
+    http_reply_empty(r, 204);
+}

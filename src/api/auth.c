@@ -1,0 +1,185 @@
+/* Authentication of API keys, with a short per-process cache so that most
+ * requests cost no database round trip for it.  A deleted key stops working
+ * at once on the instance that deleted it and within AUTH_CACHE_SECONDS on
+ * the others. */
+#include "allot/auth.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "allot/app.h"
+#include "allot/http.h"
+#include "allot/log.h"
+#include "allot/store.h"
+
+#define CACHE_SLOTS 256
+
+struct cached_key {
+    unsigned char digest[32];
+    unsigned role;
+    char id[AUTH_KEY_ID_LEN];
+    int64_t expires_ms; /* 0 = empty slot */
+};
+
+struct auth_cache {
+    pthread_mutex_t lock;
+    struct cached_key slots[CACHE_SLOTS];
+};
+
+struct auth_cache *auth_cache_new(void)
+{
+    struct auth_cache *c = calloc(1, sizeof *c);
+    if (c != NULL)
+        pthread_mutex_init(&c->lock, NULL);
+    return c;
+}
+
+void auth_cache_free(struct auth_cache *c)
+{
+    if (c == NULL)
+        return;
+    pthread_mutex_destroy(&c->lock);
+    OPENSSL_cleanse(c->slots, sizeof c->slots);
+    free(c);
+}
+
+void auth_cache_clear(struct auth_cache *c)
+{
+    pthread_mutex_lock(&c->lock);
+    memset(c->slots, 0, sizeof c->slots);
+    pthread_mutex_unlock(&c->lock);
+}
+
+const char *auth_role_name(unsigned role)
+{
+    switch (role) {
+    case ROLE_ADMIN: return "admin";
+    case ROLE_AUDITOR: return "auditor";
+    case ROLE_PROXY: return "proxy";
+    default: return "unknown";
+    }
+}
+
+unsigned auth_role_parse(const char *name)
+{
+    if (strcmp(name, "admin") == 0) return ROLE_ADMIN;
+    if (strcmp(name, "auditor") == 0) return ROLE_AUDITOR;
+    if (strcmp(name, "proxy") == 0) return ROLE_PROXY;
+    return 0;
+}
+
+void auth_new_secret(char out[64])
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    unsigned char raw[43];
+    if (RAND_bytes(raw, sizeof raw) != 1)
+        abort(); /* no randomness: never hand out a guessable key */
+    memcpy(out, "allot_", 6);
+    for (size_t i = 0; i < sizeof raw; i++)
+        out[6 + i] = alphabet[raw[i] & 63]; /* 43 x 6 bits = 258 bits */
+    out[6 + sizeof raw] = '\0';
+    OPENSSL_cleanse(raw, sizeof raw);
+}
+
+void auth_digest(const char *secret, char lookup[17], unsigned char digest[32])
+{
+    unsigned int n = 0;
+    EVP_Digest(secret, strlen(secret), digest, &n, EVP_sha256(), NULL);
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < 8; i++) {
+        lookup[2 * i] = hex[digest[i] >> 4];
+        lookup[2 * i + 1] = hex[digest[i] & 15];
+    }
+    lookup[16] = '\0';
+}
+
+static void to_hex(const unsigned char *in, size_t n, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hex[in[i] >> 4];
+        out[2 * i + 1] = hex[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static bool from_hex(const char *in, unsigned char *out, size_t n)
+{
+    if (strlen(in) != 2 * n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        if (sscanf(in + 2 * i, "%2x", &v) != 1)
+            return false;
+        out[i] = (unsigned char)v;
+    }
+    return true;
+}
+
+enum auth_result auth_check(struct app *a, const char *secret, unsigned *role,
+                            char key_id[AUTH_KEY_ID_LEN])
+{
+    if (strlen(secret) > 256)
+        return AUTH_UNKNOWN;
+    char lookup[17];
+    unsigned char digest[32];
+    auth_digest(secret, lookup, digest);
+    struct auth_cache *c = a->auth;
+    struct cached_key *slot = &c->slots[digest[31] % CACHE_SLOTS];
+    int64_t now = app_now_ms();
+
+    pthread_mutex_lock(&c->lock);
+    bool hit = slot->expires_ms > now && CRYPTO_memcmp(slot->digest, digest, 32) == 0;
+    if (hit) {
+        *role = slot->role;
+        memcpy(key_id, slot->id, AUTH_KEY_ID_LEN);
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (hit)
+        return AUTH_OK;
+
+    char id[40], role_name[16], hash_hex[65];
+    enum db_status s = db_apikey_find(a->pool, lookup, id, role_name, hash_hex);
+    if (s == DB_NOT_FOUND)
+        return AUTH_UNKNOWN;
+    if (s != DB_OK)
+        return AUTH_UNAVAILABLE;
+    unsigned char stored[32];
+    if (!from_hex(hash_hex, stored, sizeof stored) || CRYPTO_memcmp(stored, digest, 32) != 0)
+        return AUTH_UNKNOWN;
+    *role = auth_role_parse(role_name);
+    snprintf(key_id, AUTH_KEY_ID_LEN, "%s", id);
+
+    pthread_mutex_lock(&c->lock);
+    memcpy(slot->digest, digest, 32);
+    slot->role = *role;
+    memcpy(slot->id, key_id, AUTH_KEY_ID_LEN);
+    slot->expires_ms = now + AUTH_CACHE_SECONDS * 1000;
+    pthread_mutex_unlock(&c->lock);
+    return AUTH_OK;
+}
+
+enum db_status auth_ensure_admin_key(struct app *a, const char *secret)
+{
+    char lookup[17], hash_hex[65];
+    unsigned char digest[32];
+    auth_digest(secret, lookup, digest);
+    to_hex(digest, sizeof digest, hash_hex);
+    return db_apikey_ensure_admin(a->pool, lookup, hash_hex);
+}
+
+/* For the /apikeys handler: the stored forms of a new secret. */
+void auth_stored_forms(const char *secret, char lookup[17], char hash_hex[65]);
+void auth_stored_forms(const char *secret, char lookup[17], char hash_hex[65])
+{
+    unsigned char digest[32];
+    auth_digest(secret, lookup, digest);
+    to_hex(digest, sizeof digest, hash_hex);
+}

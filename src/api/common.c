@@ -1,0 +1,186 @@
+/* Helpers every resource uses: database errors, body validation, ids, pages. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "allot/api.h"
+#include "allot/app.h"
+#include "allot/buf.h"
+#include "allot/log.h"
+
+void api_reply_db(struct http_request *r, enum db_status s)
+{
+    switch (s) {
+    case DB_CONFLICT:
+        http_reply_error(r, HTTP_ERR_CONFLICT, NULL, NULL);
+        return;
+    case DB_NOT_FOUND:
+        http_reply_error(r, HTTP_ERR_NOT_FOUND, NULL, NULL);
+        return;
+    case DB_INVALID:
+        http_reply_error(r, HTTP_ERR_BAD_REQUEST, NULL, "The database refused a value");
+        return;
+    case DB_UNAVAILABLE:
+        http_reply_error(r, HTTP_ERR_UNAVAILABLE, NULL, NULL);
+        return;
+    case DB_RETRY:
+        http_reply_error(r, HTTP_ERR_UNAVAILABLE, NULL,
+                         "The database is too busy with conflicting changes; try again");
+        return;
+    case DB_OK:
+    case DB_FOREIGN_KEY:
+    case DB_ERROR:
+    case DB_ABORT:
+        break;
+    }
+    log_error(http_corr_id(r), "database failure (status %d) in %s %s", (int)s, http_method(r),
+              http_path(r));
+    http_reply_error(r, HTTP_ERR_INTERNAL, NULL, NULL);
+}
+
+bool api_body(struct http_request *r, const struct jspec *spec, size_t n, json_t **out)
+{
+    const char *field = NULL;
+    const char *why = jspec_check(http_body(r), spec, n, out, &field);
+    if (why == NULL)
+        return true;
+    if (field != NULL)
+        http_reply_error(r, HTTP_ERR_BAD_REQUEST, field, "%s %s", field, why);
+    else
+        http_reply_error(r, HTTP_ERR_BAD_REQUEST, NULL, "%s", why);
+    return false;
+}
+
+bool api_is_uuid(const char *t)
+{
+    if (t == NULL || strlen(t) != 36)
+        return false;
+    for (size_t i = 0; i < 36; i++) {
+        char c = t[i];
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? c != '-'
+                 : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
+            return false;
+    }
+    return true;
+}
+
+const char *api_id_param(struct http_request *r, size_t i)
+{
+    const char *id = http_param(r, i);
+    if (!api_is_uuid(id)) {
+        http_reply_error(r, HTTP_ERR_NOT_FOUND, NULL, "No such resource: %.64s", id ? id : "");
+        return NULL;
+    }
+    return id;
+}
+
+bool api_page_parse(struct http_request *r, struct api_page *p)
+{
+    memset(p, 0, sizeof *p);
+    p->limit = 100;
+    const char *limit = http_query(r, "limit");
+    if (limit != NULL) {
+        char *end = NULL;
+        long v = strtol(limit, &end, 10);
+        if (limit[0] < '0' || limit[0] > '9' || *end != '\0' || v < 1 || v > 1000) {
+            http_reply_error(r, HTTP_ERR_BAD_REQUEST, "limit",
+                             "limit must be an integer from 1 to 1000");
+            return false;
+        }
+        p->limit = (int)v;
+    }
+    const char *cursor = http_query(r, "cursor");
+    if (cursor != NULL) {
+        const unsigned char *key;
+        enum db_status s = app_cursor_key(http_app(r), &key);
+        if (s != DB_OK) {
+            api_reply_db(r, s);
+            return false;
+        }
+        int64_t ts;
+        if (!api_cursor_decode(key, cursor, &ts, p->after_id)) {
+            http_reply_error(r, HTTP_ERR_BAD_REQUEST, "cursor",
+                             "cursor is not one this server made");
+            return false;
+        }
+        snprintf(p->after_ts, sizeof p->after_ts, "%lld", (long long)ts);
+        p->has_after = true;
+    }
+    return true;
+}
+
+const char *api_filter(struct http_request *r, const char *name, bool *bad)
+{
+    const char *v = http_query(r, name);
+    if (v == NULL || *bad)
+        return v;
+    const char *why = jspec_text_ok(v, 1, 255);
+    if (why != NULL) {
+        http_reply_error(r, HTTP_ERR_BAD_REQUEST, name, "%s %s", name, why);
+        *bad = true;
+    }
+    return v;
+}
+
+json_t *api_row_json(PGresult *res, int row)
+{
+    json_error_t err;
+    const char *text = PQgetvalue(res, row, 0);
+    return json_loads(text, 0, &err);
+}
+
+static void append_query(struct buf *b, const char *name, const char *value, bool *first)
+{
+    char *escaped = curl_easy_escape(NULL, value, 0);
+    buf_printf(b, "%c%s=%s", *first ? '?' : '&', name, escaped ? escaped : "");
+    curl_free(escaped);
+    *first = false;
+}
+
+void api_reply_page(struct http_request *r, PGresult *res, const struct api_page *p,
+                    const char *const *filters)
+{
+    json_t *data = json_array();
+    int n = PQntuples(res);
+    int shown = n > p->limit ? p->limit : n;
+    for (int i = 0; i < shown; i++) {
+        json_t *row = api_row_json(res, i);
+        if (row != NULL)
+            json_array_append_new(data, row);
+    }
+    json_t *next = json_null();
+    if (n > p->limit) {
+        const unsigned char *key;
+        if (app_cursor_key(http_app(r), &key) != DB_OK) {
+            json_decref(data);
+            json_decref(next);
+            api_reply_db(r, DB_UNAVAILABLE);
+            return;
+        }
+        char cursor[API_CURSOR_LEN + 1];
+        int last = shown - 1;
+        api_cursor_encode(key, strtoll(PQgetvalue(res, last, 1), NULL, 10),
+                          PQgetvalue(res, last, 2), cursor);
+        struct buf link;
+        buf_init(&link, 8192);
+        bool first = true;
+        buf_printf(&link, "%s", http_path(r));
+        for (size_t i = 0; filters != NULL && filters[i] != NULL; i++) {
+            const char *v = http_query(r, filters[i]);
+            if (v != NULL)
+                append_query(&link, filters[i], v, &first);
+        }
+        char limit[16];
+        snprintf(limit, sizeof limit, "%d", p->limit);
+        append_query(&link, "limit", limit, &first);
+        append_query(&link, "cursor", cursor, &first);
+        char *text = buf_steal(&link, NULL);
+        json_decref(next);
+        next = json_string(text);
+        free(text);
+    }
+    http_reply_json_steal(r, 200, json_pack("{s:o, s:{s:o}}", "data", data, "links", "next", next));
+}

@@ -1,0 +1,215 @@
+/* The configuration table.  Each variable: name, kind, default, bounds, help,
+ * and where it goes in struct config.  Parsing, validation and --help all read
+ * this one table. */
+#include "allot/config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "allot/log.h"
+#include "allot/rules.h"
+
+enum kind { K_STRING, K_SECRET, K_LISTEN, K_DURATION, K_INT, K_LEVEL };
+
+struct var {
+    const char *name;
+    enum kind kind;
+    const char *def;      /* NULL: no default */
+    int64_t min, max;     /* for K_INT and K_DURATION */
+    size_t offset;        /* into struct config */
+    const char *help;
+};
+
+#define OFF(field) offsetof(struct config, field)
+
+static const struct var vars[] = {
+    {"ALLOT_DATABASE_URL", K_SECRET, NULL, 1, 4096, OFF(database_url),
+     "libpq connection string or URI (required)"},
+    {"ALLOT_LISTEN", K_LISTEN, "127.0.0.1:8080", 0, 0, 0,
+     "HOST:PORT to listen on"},
+    {"ALLOT_ADMIN_KEY", K_SECRET, NULL, 16, 256, OFF(admin_key),
+     "at start-up, makes sure an admin API key with this secret exists (16 to 256 characters)"},
+    {"ALLOT_AUTHORITY_URL", K_STRING, NULL, 1, 2048, OFF(authority_url),
+     "base URL of the license backend (unset: offline)"},
+    {"ALLOT_AUTHORITY_PUBLIC_KEY", K_STRING, NULL, 1, 4096, OFF(authority_public_key),
+     "path of the authority's public key (PEM); required to apply a license"},
+    {"ALLOT_SYNC_INTERVAL", K_DURATION, "10m", 1, 366 * 86400, OFF(sync_interval),
+     "assignment sync period (90s, 10m, 1h, 5d)"},
+    {"ALLOT_SYNC_TIMEOUT", K_DURATION, "15s", 1, 600, OFF(sync_timeout),
+     "time limit of one request to the license backend"},
+    {"ALLOT_SESSION_IDLE_TIMEOUT", K_DURATION, "30m", 1, 366 * 86400, OFF(session_idle_timeout),
+     "a session with no activity for this long ends"},
+    {"ALLOT_THREADS", K_INT, "8", 1, 256, OFF(threads),
+     "HTTP worker threads"},
+    {"ALLOT_MAX_CONNECTIONS", K_INT, "1024", 1, 65536, OFF(max_connections),
+     "concurrent client connections accepted"},
+    {"ALLOT_REQUEST_TIMEOUT", K_DURATION, "30s", 1, 3600, OFF(request_timeout),
+     "an idle client connection is closed after this long"},
+    {"ALLOT_DB_POOL_SIZE", K_INT, "8", 1, 200, OFF(db_pool_size),
+     "PostgreSQL connections held by this process"},
+    {"ALLOT_DB_ACQUIRE_TIMEOUT_MS", K_INT, "2000", 1, 60000, OFF(db_acquire_timeout_ms),
+     "how long a request waits for a free database connection before 503"},
+    {"ALLOT_DB_STATEMENT_TIMEOUT_MS", K_INT, "10000", 100, 600000, OFF(db_statement_timeout_ms),
+     "PostgreSQL statement_timeout of every connection"},
+    {"ALLOT_DB_CONNECT_TIMEOUT", K_DURATION, "3s", 1, 60, OFF(db_connect_timeout),
+     "time limit of one connection attempt to PostgreSQL"},
+    {"ALLOT_SHUTDOWN_TIMEOUT", K_DURATION, "30s", 1, 3600, OFF(shutdown_timeout),
+     "on SIGTERM, how long requests in flight may take to finish"},
+    {"ALLOT_REAPER_INTERVAL", K_DURATION, "30s", 1, 3600, OFF(reaper_interval),
+     "how often idle sessions are ended"},
+    {"ALLOT_LOG_LEVEL", K_LEVEL, "info", 0, 0, OFF(log_level),
+     "debug, info, warn or error"},
+};
+
+static bool parse_int(const char *text, int64_t *out)
+{
+    if (*text == '\0' || *text == ' ' || *text == '+')
+        return false;
+    errno = 0;
+    char *end = NULL;
+    long long v = strtoll(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0')
+        return false;
+    *out = v;
+    return true;
+}
+
+bool config_parse_listen(const char *text, char **host, uint16_t *port)
+{
+    const char *colon;
+    size_t hlen;
+    const char *hstart = text;
+    if (text[0] == '[') {
+        const char *close = strchr(text, ']');
+        if (close == NULL || close[1] != ':')
+            return false;
+        hstart = text + 1;
+        hlen = (size_t)(close - hstart);
+        colon = close + 1;
+    } else {
+        colon = strrchr(text, ':');
+        if (colon == NULL || strchr(text, ':') != colon)
+            return false;
+        hlen = (size_t)(colon - text);
+    }
+    if (hlen == 0 || hlen > 253)
+        return false;
+    int64_t p;
+    if (!parse_int(colon + 1, &p) || p < 1 || p > 65535)
+        return false;
+    *host = strndup(hstart, hlen);
+    if (*host == NULL)
+        return false;
+    *port = (uint16_t)p;
+    return true;
+}
+
+static bool set_one(struct config *c, const struct var *v, const char *value,
+                    char *err, size_t errlen)
+{
+    char *base = (char *)c;
+    int64_t n;
+    switch (v->kind) {
+    case K_STRING:
+    case K_SECRET:
+    case K_LEVEL: {
+        if (v->kind == K_LEVEL) {
+            enum log_level lvl;
+            if (!log_level_parse(value, &lvl)) {
+                snprintf(err, errlen, "%s: expected debug, info, warn or error", v->name);
+                return false;
+            }
+        }
+        size_t len = strlen(value);
+        if (v->max > 0 && (len < (size_t)v->min || len > (size_t)v->max)) {
+            snprintf(err, errlen, "%s: must be %" PRId64 " to %" PRId64 " characters long",
+                     v->name, v->min, v->max);
+            return false;
+        }
+        char **slot = (char **)(base + v->offset);
+        free(*slot);
+        *slot = strdup(value);
+        return *slot != NULL;
+    }
+    case K_LISTEN:
+        free(c->listen_host);
+        c->listen_host = NULL;
+        if (!config_parse_listen(value, &c->listen_host, &c->listen_port)) {
+            snprintf(err, errlen, "%s: expected HOST:PORT with a port from 1 to 65535, got \"%.64s\"",
+                     v->name, value);
+            return false;
+        }
+        return true;
+    case K_DURATION:
+        if (!core_duration_parse(value, &n) || n < v->min || n > v->max) {
+            snprintf(err, errlen,
+                     "%s: expected a duration such as 90s, 10m, 1h or 5d between %" PRId64
+                     "s and %" PRId64 "s, got \"%.64s\"",
+                     v->name, v->min, v->max, value);
+            return false;
+        }
+        *(int64_t *)(base + v->offset) = n;
+        return true;
+    case K_INT:
+        if (!parse_int(value, &n) || n < v->min || n > v->max) {
+            snprintf(err, errlen, "%s: expected an integer from %" PRId64 " to %" PRId64
+                     ", got \"%.64s\"", v->name, v->min, v->max, value);
+            return false;
+        }
+        *(int64_t *)(base + v->offset) = n;
+        return true;
+    }
+    return false;
+}
+
+bool config_load(struct config *c, config_lookup lookup, void *ctx, bool need_database,
+                 char *err, size_t errlen)
+{
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const struct var *v = &vars[i];
+        const char *value = lookup(v->name, ctx);
+        if (value != NULL && value[0] == '\0' && v->def == NULL)
+            value = NULL; /* an empty optional variable is unset */
+        if (value == NULL)
+            value = v->def;
+        if (value == NULL)
+            continue;
+        if (!set_one(c, v, value, err, errlen))
+            return false;
+    }
+    if (need_database && c->database_url == NULL) {
+        snprintf(err, errlen, "ALLOT_DATABASE_URL: required (a libpq connection string or URI)");
+        return false;
+    }
+    if (c->authority_url != NULL && strncmp(c->authority_url, "http://", 7) != 0 &&
+        strncmp(c->authority_url, "https://", 8) != 0) {
+        snprintf(err, errlen, "ALLOT_AUTHORITY_URL: expected an http:// or https:// URL");
+        return false;
+    }
+    return true;
+}
+
+void config_free(struct config *c)
+{
+    free(c->database_url);
+    free(c->listen_host);
+    free(c->admin_key);
+    free(c->authority_url);
+    free(c->authority_public_key);
+    free(c->log_level);
+    memset(c, 0, sizeof *c);
+}
+
+void config_print_help(FILE *out)
+{
+    fprintf(out, "Environment variables:\n");
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const struct var *v = &vars[i];
+        fprintf(out, "  %-30s %s (default: %s)\n", v->name, v->help,
+                v->def ? v->def : "none");
+    }
+}

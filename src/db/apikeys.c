@@ -1,0 +1,95 @@
+/* API keys: only digests are stored. */
+#include <stdio.h>
+#include <string.h>
+
+#include "allot/store.h"
+
+static const struct db_stmt q_insert = {
+    "apikey_insert",
+    "INSERT INTO api_keys (name, role, lookup, hash) VALUES ($1, $2, $3, decode($4, 'hex'))"
+    " RETURNING allot_apikey_json(api_keys)::text"};
+
+static const struct db_stmt q_list = {
+    "apikey_list",
+    "SELECT allot_apikey_json(k)::text, allot_us(k.created_at), k.id FROM api_keys k"
+    " WHERE ($1::bigint IS NULL OR (k.created_at, k.id) > (allot_from_us($1), $2::uuid))"
+    " ORDER BY k.created_at, k.id LIMIT $3"};
+
+static const struct db_stmt q_delete = {"apikey_delete", "DELETE FROM api_keys WHERE id = $1"};
+
+/* Marks the key used at most once a minute, so authentication rarely writes. */
+static const struct db_stmt q_find = {
+    "apikey_find",
+    "WITH k AS (SELECT id, role, hash, last_used_at FROM api_keys WHERE lookup = $1),"
+    " touched AS (UPDATE api_keys SET last_used_at = now() FROM k"
+    "   WHERE api_keys.id = k.id"
+    "     AND (k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute'))"
+    " SELECT id, role, encode(hash, 'hex') FROM k"};
+
+enum db_status db_apikey_create(struct db_pool *p, const char *name, const char *role,
+                                const char *lookup, const char *hash_hex, json_t **out)
+{
+    PGresult *r;
+    const char *params[] = {name, role, lookup, hash_hex};
+    enum db_status s = db_query(p, &q_insert, 4, params, &r);
+    if (s != DB_OK)
+        return s;
+    *out = api_row_json(r, 0);
+    PQclear(r);
+    return *out ? DB_OK : DB_ERROR;
+}
+
+enum db_status db_apikey_list(struct db_pool *p, const struct api_page *page, PGresult **out)
+{
+    char limit[16];
+    snprintf(limit, sizeof limit, "%d", page->limit + 1);
+    const char *params[] = {page->has_after ? page->after_ts : NULL,
+                            page->has_after ? page->after_id : NULL, limit};
+    return db_query(p, &q_list, 3, params, out);
+}
+
+enum db_status db_apikey_delete(struct db_pool *p, const char *id)
+{
+    PGresult *r;
+    const char *params[] = {id};
+    enum db_status s = db_query(p, &q_delete, 1, params, &r);
+    if (s == DB_OK && PQcmdTuples(r)[0] == '0')
+        s = DB_NOT_FOUND;
+    PQclear(r);
+    return s;
+}
+
+enum db_status db_apikey_find(struct db_pool *p, const char *lookup, char id[40], char role[16],
+                              char hash_hex[65])
+{
+    PGresult *r;
+    const char *params[] = {lookup};
+    enum db_status s = db_query(p, &q_find, 1, params, &r);
+    if (s != DB_OK)
+        return s;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        return DB_NOT_FOUND;
+    }
+    snprintf(id, 40, "%s", PQgetvalue(r, 0, 0));
+    snprintf(role, 16, "%s", PQgetvalue(r, 0, 1));
+    snprintf(hash_hex, 65, "%s", PQgetvalue(r, 0, 2));
+    PQclear(r);
+    return DB_OK;
+}
+
+static const struct db_stmt q_ensure = {
+    "apikey_ensure",
+    "INSERT INTO api_keys (name, role, lookup, hash)"
+    " VALUES ('ALLOT_ADMIN_KEY', 'admin', $1, decode($2, 'hex'))"
+    " ON CONFLICT (lookup) DO UPDATE SET role = 'admin'"
+    " WHERE api_keys.hash = EXCLUDED.hash"};
+
+enum db_status db_apikey_ensure_admin(struct db_pool *p, const char *lookup, const char *hash_hex)
+{
+    const char *params[] = {lookup, hash_hex};
+    PGresult *r;
+    enum db_status s = db_query(p, &q_ensure, 2, params, &r);
+    PQclear(r);
+    return s;
+}

@@ -1,0 +1,50 @@
+/* The per-request context, private to src/http. */
+#ifndef ALLOT_HTTP_INTERNAL_H
+#define ALLOT_HTTP_INTERNAL_H
+
+#include <microhttpd.h>
+#include <stdint.h>
+
+#include "allot/buf.h"
+#include "allot/http.h"
+
+#define HTTP_MAX_EXTRA_HEADERS 6
+
+struct http_request {
+    struct app *app;
+    struct MHD_Connection *conn;
+    const char *method;
+    const char *path;
+    char corr_id[80];
+    int64_t started_ns;
+
+    const struct http_route *route;
+    char param_buf[512];
+    const char *params[HTTP_MAX_PARAMS];
+    size_t nparams;
+
+    unsigned role;
+    char key_id[40];
+
+    struct buf body;
+    bool has_body;
+    json_t *json;
+
+    /* The reply: built by exactly one http_reply_* call. */
+    bool replied;
+    unsigned status;
+    char *reply_body;
+    size_t reply_len;
+    const char *reply_type;
+    struct {
+        char name[32];
+        char value[512];
+    } headers[HTTP_MAX_EXTRA_HEADERS];
+    size_t nheaders;
+    const char *error_type; /* for the access log line */
+};
+
+/* Queues the reply built so far (or a 500 if the handler built none). */
+enum MHD_Result http_queue_reply(struct http_request *r);
+
+#endif

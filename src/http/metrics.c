@@ -1,0 +1,107 @@
+/* Request metrics.  The set of (route, method, status) series is small and
+ * bounded (routes are a fixed table), so a locked array is enough. */
+#include "allot/metrics.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "allot/buf.h"
+
+#define MAX_SERIES 512
+
+static const double bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                0.1,   0.25,   0.5,   1.0,  2.5,   5.0, 10.0};
+#define NBOUNDS (sizeof bounds / sizeof bounds[0])
+
+struct series {
+    const char *route; /* static strings: route patterns or "unmatched" */
+    char method[8];
+    unsigned status;
+    uint64_t count;
+};
+
+struct metrics {
+    pthread_mutex_t lock;
+    struct series series[MAX_SERIES];
+    size_t nseries;
+    uint64_t buckets[NBOUNDS + 1];
+    double sum;
+    uint64_t count;
+};
+
+struct metrics *metrics_new(void)
+{
+    struct metrics *m = calloc(1, sizeof *m);
+    if (m != NULL)
+        pthread_mutex_init(&m->lock, NULL);
+    return m;
+}
+
+void metrics_free(struct metrics *m)
+{
+    if (m == NULL)
+        return;
+    pthread_mutex_destroy(&m->lock);
+    free(m);
+}
+
+void metrics_observe(struct metrics *m, const char *route, const char *method,
+                     unsigned status, double seconds)
+{
+    /* Unknown methods are folded so that a client cannot grow the series. */
+    static const char *const known[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"};
+    const char *meth = "OTHER";
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strcmp(method, known[i]) == 0)
+            meth = known[i];
+    pthread_mutex_lock(&m->lock);
+    size_t i;
+    for (i = 0; i < m->nseries; i++) {
+        struct series *s = &m->series[i];
+        if (s->status == status && strcmp(s->route, route) == 0 && strcmp(s->method, meth) == 0)
+            break;
+    }
+    if (i == m->nseries && m->nseries < MAX_SERIES) {
+        struct series *s = &m->series[m->nseries++];
+        s->route = route;
+        memcpy(s->method, meth, strlen(meth) + 1);
+        s->status = status;
+    }
+    if (i < m->nseries)
+        m->series[i].count++;
+    size_t b = 0;
+    while (b < NBOUNDS && seconds > bounds[b])
+        b++;
+    m->buckets[b]++;
+    m->sum += seconds;
+    m->count++;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_render(struct metrics *m, struct buf *out)
+{
+    pthread_mutex_lock(&m->lock);
+    buf_printf(out, "# HELP allot_http_requests_total HTTP requests answered.\n"
+                    "# TYPE allot_http_requests_total counter\n");
+    for (size_t i = 0; i < m->nseries; i++) {
+        const struct series *s = &m->series[i];
+        buf_printf(out, "allot_http_requests_total{route=\"%s\",method=\"%s\",status=\"%u\"} %llu\n",
+                   s->route, s->method, s->status, (unsigned long long)s->count);
+    }
+    buf_printf(out, "# HELP allot_http_request_duration_seconds Time from the first byte of a "
+                    "request to the end of its reply.\n"
+                    "# TYPE allot_http_request_duration_seconds histogram\n");
+    uint64_t cumulative = 0;
+    for (size_t b = 0; b < NBOUNDS; b++) {
+        cumulative += m->buckets[b];
+        buf_printf(out, "allot_http_request_duration_seconds_bucket{le=\"%g\"} %llu\n", bounds[b],
+                   (unsigned long long)cumulative);
+    }
+    cumulative += m->buckets[NBOUNDS];
+    buf_printf(out, "allot_http_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
+                    "allot_http_request_duration_seconds_sum %.6f\n"
+                    "allot_http_request_duration_seconds_count %llu\n",
+               (unsigned long long)cumulative, m->sum, (unsigned long long)m->count);
+    pthread_mutex_unlock(&m->lock);
+}

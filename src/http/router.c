@@ -1,0 +1,78 @@
+/* Route matching over a const table: pure, so it is unit-tested alone. */
+#include "allot/http.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Compares one pattern with a path segment by segment; a "{name}" segment
+ * captures any non-empty segment. */
+static bool pattern_matches(const char *pattern, const char *path, char *buf, size_t buflen,
+                            const char *params[HTTP_MAX_PARAMS], size_t *nparams)
+{
+    size_t used = 0, np = 0;
+    const char *p = pattern, *s = path;
+    while (*p == '/' && *s == '/') {
+        p++;
+        s++;
+        size_t plen = strcspn(p, "/");
+        size_t slen = strcspn(s, "/");
+        if (plen > 1 && p[0] == '{' && p[plen - 1] == '}') {
+            if (slen == 0 || np == HTTP_MAX_PARAMS || used + slen + 1 > buflen)
+                return false;
+            memcpy(buf + used, s, slen);
+            buf[used + slen] = '\0';
+            params[np++] = buf + used;
+            used += slen + 1;
+        } else if (plen != slen || memcmp(p, s, plen) != 0) {
+            return false;
+        }
+        p += plen;
+        s += slen;
+    }
+    if (*p != '\0' || *s != '\0')
+        return false;
+    *nparams = np;
+    return true;
+}
+
+static void allow_add(char *allow, size_t allowlen, const char *method)
+{
+    if (strstr(allow, method) != NULL)
+        return;
+    size_t len = strlen(allow);
+    snprintf(allow + len, allowlen - len, "%s%s", len ? ", " : "", method);
+}
+
+enum route_match http_route_match(const struct http_route *table, size_t n,
+                                  const char *method, const char *path,
+                                  const struct http_route **found,
+                                  char *buf, size_t buflen,
+                                  const char *params[HTTP_MAX_PARAMS], size_t *nparams,
+                                  char *allow, size_t allowlen)
+{
+    bool path_known = false;
+    const char *want = strcmp(method, "HEAD") == 0 ? "GET" : method;
+    if (allowlen > 0)
+        allow[0] = '\0';
+    *found = NULL;
+    *nparams = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *scratch[HTTP_MAX_PARAMS];
+        size_t nscratch;
+        char tmp[512];
+        if (!pattern_matches(table[i].pattern, path, tmp, sizeof tmp, scratch, &nscratch))
+            continue;
+        path_known = true;
+        allow_add(allow, allowlen, table[i].method);
+        if (strcmp(table[i].method, "GET") == 0)
+            allow_add(allow, allowlen, "HEAD");
+        if (*found == NULL && strcmp(table[i].method, want) == 0) {
+            if (!pattern_matches(table[i].pattern, path, buf, buflen, params, nparams))
+                continue;
+            *found = &table[i];
+        }
+    }
+    if (*found != NULL)
+        return ROUTE_FOUND;
+    return path_known ? ROUTE_NO_METHOD : ROUTE_NO_PATH;
+}

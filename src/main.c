@@ -1,0 +1,199 @@
+/* allotd: the access-pass licensing server.
+ *   allotd              serve (the default)
+ *   allotd migrate      apply the database migrations and exit
+ *   allotd healthcheck  GET /health on ALLOT_LISTEN; exit 0 when it answers 200
+ *   allotd --help       the configuration table */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "allot/app.h"
+#include "allot/auth.h"
+#include "allot/config.h"
+#include "allot/http.h"
+#include "allot/log.h"
+
+static const char *env_lookup(const char *name, void *ctx)
+{
+    (void)ctx;
+    return getenv(name);
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: allotd [serve | migrate | healthcheck | --help | --version]\n\n"
+            "  serve        serve the REST API (the default)\n"
+            "  migrate      apply the database migrations, then exit\n"
+            "  healthcheck  exit 0 when GET /health on ALLOT_LISTEN answers 200\n\n");
+    config_print_help(out);
+}
+
+static bool load_config(struct config *cfg, bool need_db)
+{
+    char err[512];
+    if (!config_load(cfg, env_lookup, NULL, need_db, err, sizeof err)) {
+        fprintf(stderr, "allotd: %s\n", err);
+        return false;
+    }
+    enum log_level lvl = LOG_INFO;
+    log_level_parse(cfg->log_level, &lvl);
+    log_set_level(lvl);
+    return true;
+}
+
+static int cmd_migrate(void)
+{
+    struct config cfg;
+    if (!load_config(&cfg, true))
+        return 2;
+    int n = db_migrate(cfg.database_url);
+    config_free(&cfg);
+    return n < 0 ? 1 : 0;
+}
+
+static size_t discard(char *p, size_t size, size_t n, void *ctx)
+{
+    (void)p;
+    (void)ctx;
+    return size * n;
+}
+
+static int cmd_healthcheck(void)
+{
+    struct config cfg;
+    if (!load_config(&cfg, false))
+        return 2;
+    const char *host = cfg.listen_host;
+    if (strcmp(host, "0.0.0.0") == 0)
+        host = "127.0.0.1";
+    else if (strcmp(host, "::") == 0)
+        host = "::1";
+    char url[320];
+    snprintf(url, sizeof url, strchr(host, ':') ? "http://[%s]:%u/health" : "http://%s:%u/health",
+             host, cfg.listen_port);
+    CURL *curl = curl_easy_init();
+    long code = 0;
+    if (curl != NULL) {
+        curl_easy_setopt(curl, CURLOPT_URL, url);
+        curl_easy_setopt(curl, CURLOPT_TIMEOUT, 5L);
+        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
+        if (curl_easy_perform(curl) == CURLE_OK)
+            curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
+        curl_easy_cleanup(curl);
+    }
+    config_free(&cfg);
+    return code == 200 ? 0 : 1;
+}
+
+/* The admin key of ALLOT_ADMIN_KEY is made sure of in the background while
+ * the database is unreachable, so start-up does not depend on it. */
+static void *ensure_admin_key(void *arg)
+{
+    struct app *a = arg;
+    for (int attempt = 0;; attempt++) {
+        enum db_status s = app_schema_ready(a) ? auth_ensure_admin_key(a, a->cfg->admin_key)
+                                               : DB_UNAVAILABLE;
+        if (s == DB_OK) {
+            log_info(NULL, "the admin key of ALLOT_ADMIN_KEY is in place");
+            return NULL;
+        }
+        if (s != DB_UNAVAILABLE) {
+            log_error(NULL, "could not store the admin key of ALLOT_ADMIN_KEY");
+            return NULL;
+        }
+        if (attempt == 0)
+            log_warn(NULL, "the admin key of ALLOT_ADMIN_KEY waits for the database");
+        sleep(2);
+    }
+}
+
+static void exit_now(int sig)
+{
+    (void)sig;
+    _exit(1); /* a second signal while draining: stop at once */
+}
+
+static int cmd_serve(void)
+{
+    struct config cfg;
+    if (!load_config(&cfg, true))
+        return 2;
+    /* Signals are taken by sigwait below; every thread inherits the mask. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+
+    struct app app;
+    if (app_init(&app, &cfg) != 0) {
+        fprintf(stderr, "allotd: out of memory\n");
+        return 1;
+    }
+    if (!app_schema_ready(&app))
+        log_warn(NULL, "the database is unreachable or its schema is not current (this allotd "
+                 "needs version %d); requests get 503 until `allotd migrate` has run",
+                 db_schema_expected());
+    pthread_t admin_thread;
+    bool admin_started = cfg.admin_key != NULL &&
+                         pthread_create(&admin_thread, NULL, ensure_admin_key, &app) == 0;
+    if (admin_started)
+        pthread_detach(admin_thread);
+
+    char err[256];
+    struct http_server *server = http_server_start(&app, err, sizeof err);
+    if (server == NULL) {
+        fprintf(stderr, "allotd: %s\n", err);
+        log_error(NULL, "%s", err);
+        return 1;
+    }
+    log_info(NULL, "allotd listening on %s:%u", cfg.listen_host, cfg.listen_port);
+
+    int sig = 0;
+    sigwait(&set, &sig);
+    log_info(NULL, "signal %d: draining requests in flight (up to %llds)", sig,
+             (long long)cfg.shutdown_timeout);
+    signal(SIGTERM, exit_now);
+    signal(SIGINT, exit_now);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    http_server_stop(server, cfg.shutdown_timeout);
+    log_info(NULL, "allotd stopped");
+    app_free(&app);
+    config_free(&cfg);
+    curl_global_cleanup();
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *cmd = argc > 1 ? argv[1] : "serve";
+    if (argc > 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("allotd %s\n", ALLOT_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "serve") == 0)
+        return cmd_serve();
+    if (strcmp(cmd, "migrate") == 0)
+        return cmd_migrate();
+    if (strcmp(cmd, "healthcheck") == 0)
+        return cmd_healthcheck();
+    fprintf(stderr, "allotd: unknown command \"%s\"\n", cmd);
+    usage(stderr);
+    return 2;
+}

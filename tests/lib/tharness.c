@@ -1,0 +1,353 @@
+#include "tharness.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <libpq-fe.h>
+
+static const char *admin_url(void)
+{
+    const char *url = getenv("ALLOT_TEST_PG");
+    if (url == NULL || *url == '\0') {
+        if (getenv("ALLOT_TEST_REQUIRE_DB") != NULL) {
+            printf("Bail out! ALLOT_TEST_PG is not set\n");
+            exit(1);
+        }
+        t_skip_all("ALLOT_TEST_PG is not set (run ./scripts/test)");
+    }
+    return url;
+}
+
+/* The admin URL with its database name replaced. */
+static void url_with_db(const char *url, const char *db, char *out, size_t len)
+{
+    const char *q = strchr(url, '?');
+    size_t base = q ? (size_t)(q - url) : strlen(url);
+    const char *slash = url;
+    const char *scheme = strstr(url, "://");
+    const char *after = scheme ? scheme + 3 : url;
+    slash = memchr(after, '/', base - (size_t)(after - url));
+    size_t keep = slash ? (size_t)(slash - url) : base;
+    snprintf(out, len, "%.*s/%s%s", (int)keep, url, db, q ? q : "");
+}
+
+char *th_sql(const char *url, const char *sql)
+{
+    PGconn *pg = PQconnectdb(url);
+    if (PQstatus(pg) != CONNECTION_OK) {
+        printf("# cannot connect: %s", PQerrorMessage(pg));
+        PQfinish(pg);
+        return NULL;
+    }
+    PGresult *r = PQexec(pg, sql);
+    char *out = NULL;
+    ExecStatusType st = PQresultStatus(r);
+    if (st == PGRES_TUPLES_OK)
+        out = strdup(PQntuples(r) > 0 && !PQgetisnull(r, 0, 0) ? PQgetvalue(r, 0, 0) : "");
+    else if (st == PGRES_COMMAND_OK)
+        out = strdup("");
+    else
+        printf("# SQL failed: %s# in: %s\n", PQerrorMessage(pg), sql);
+    PQclear(r);
+    PQfinish(pg);
+    return out;
+}
+
+long th_sql_long(const char *url, const char *sql)
+{
+    char *v = th_sql(url, sql);
+    long n = v && *v ? strtol(v, NULL, 10) : -1;
+    free(v);
+    return n;
+}
+
+void th_db_create(struct th_db *db)
+{
+    const char *url = admin_url();
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    snprintf(db->name, sizeof db->name, "allot_t_%d_%ld", (int)getpid(), ts.tv_nsec % 100000);
+    char sql[160];
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", db->name);
+    char *ok = th_sql(url, sql);
+    if (ok == NULL) {
+        if (getenv("ALLOT_TEST_REQUIRE_DB") != NULL) {
+            printf("Bail out! cannot create a test database\n");
+            exit(1);
+        }
+        t_skip_all("no PostgreSQL reachable at ALLOT_TEST_PG");
+    }
+    free(ok);
+    url_with_db(url, db->name, db->url, sizeof db->url);
+}
+
+void th_db_drop(struct th_db *db)
+{
+    char sql[160];
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", db->name);
+    free(th_sql(getenv("ALLOT_TEST_PG"), sql));
+}
+
+int th_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    int port = -1;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    close(fd);
+    return port;
+}
+
+static const char *allotd_path(void)
+{
+    const char *p = getenv("ALLOTD");
+    return p ? p : "build/allotd";
+}
+
+int th_migrate(const char *url)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        setenv("ALLOT_DATABASE_URL", url, 1);
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 2);
+        execl(allotd_path(), "allotd", "migrate", (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+bool th_server_start(struct th_server *s, const char *url, const char *const *env,
+                     bool wait_ready)
+{
+    memset(s, 0, sizeof *s);
+    s->port = th_free_port();
+    snprintf(s->base, sizeof s->base, "http://127.0.0.1:%d", s->port);
+    snprintf(s->log_path, sizeof s->log_path, "/tmp/allotd-test-%d-%d.log", (int)getpid(),
+             s->port);
+    s->pid = fork();
+    if (s->pid == 0) {
+        char listen[64];
+        snprintf(listen, sizeof listen, "127.0.0.1:%d", s->port);
+        setenv("ALLOT_LISTEN", listen, 1);
+        setenv("ALLOT_DATABASE_URL", url, 1);
+        setenv("ALLOT_ADMIN_KEY", TH_ADMIN_KEY, 1);
+        setenv("ALLOT_THREADS", "4", 0);
+        setenv("ALLOT_DB_POOL_SIZE", "4", 0);
+        for (size_t i = 0; env != NULL && env[i] != NULL; i++)
+            putenv((char *)env[i]);
+        int fd = open(s->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        dup2(fd, 2);
+        execl(allotd_path(), "allotd", (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 300; i++) { /* up to 15 s: sanitizer builds start slowly */
+        struct th_resp r;
+        if (th_req(s, "GET", wait_ready ? "/ready" : "/health", NULL, NULL, &r) &&
+            r.status == 200) {
+            th_resp_free(&r);
+            /* The admin key is stored in the background; wait for it too. */
+            if (!wait_ready)
+                return true;
+            for (int k = 0; k < 100; k++) {
+                if (th_req(s, "GET", "/metrics", TH_ADMIN_KEY, NULL, &r) && r.status == 200) {
+                    th_resp_free(&r);
+                    return true;
+                }
+                th_resp_free(&r);
+                sleep_ms(50);
+            }
+            return false;
+        }
+        th_resp_free(&r);
+        int status;
+        if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
+            printf("# allotd exited early; its log: %s\n", s->log_path);
+            s->pid = 0;
+            return false;
+        }
+        sleep_ms(50);
+    }
+    return false;
+}
+
+int th_server_stop(struct th_server *s)
+{
+    if (s->pid <= 0)
+        return -1;
+    kill(s->pid, SIGTERM);
+    int status = 0;
+    for (int i = 0; i < 400; i++) {
+        if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
+            s->pid = 0;
+            if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+                unlink(s->log_path);
+            else
+                printf("# allotd ended with status %d; its log: %s\n", status, s->log_path);
+            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        }
+        sleep_ms(50);
+    }
+    kill(s->pid, SIGKILL);
+    waitpid(s->pid, &status, 0);
+    s->pid = 0;
+    return -1;
+}
+
+bool th_log_contains(const struct th_server *s, const char *text)
+{
+    FILE *f = fopen(s->log_path, "r");
+    if (f == NULL)
+        return false;
+    char line[8192];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f) != NULL)
+        found = strstr(line, text) != NULL;
+    fclose(f);
+    return found;
+}
+
+struct sink {
+    char *data;
+    size_t len;
+};
+
+static size_t on_body(char *p, size_t size, size_t n, void *ctx)
+{
+    struct sink *s = ctx;
+    size_t add = size * n;
+    char *grown = realloc(s->data, s->len + add + 1);
+    if (grown == NULL)
+        return 0;
+    memcpy(grown + s->len, p, add);
+    s->data = grown;
+    s->len += add;
+    s->data[s->len] = '\0';
+    return add;
+}
+
+static void header_value(const char *line, size_t len, const char *name, char *out, size_t outlen)
+{
+    size_t n = strlen(name);
+    if (len <= n + 1 || strncasecmp(line, name, n) != 0 || line[n] != ':')
+        return;
+    const char *v = line + n + 1;
+    while (*v == ' ')
+        v++;
+    size_t vlen = len - (size_t)(v - line);
+    while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n'))
+        vlen--;
+    snprintf(out, outlen, "%.*s", (int)vlen, v);
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ctx)
+{
+    struct th_resp *r = ctx;
+    size_t len = size * n;
+    header_value(p, len, "X-Correlation-Id", r->corr_id, sizeof r->corr_id);
+    header_value(p, len, "Location", r->location, sizeof r->location);
+    header_value(p, len, "Allow", r->allow, sizeof r->allow);
+    header_value(p, len, "Retry-After", r->retry_after, sizeof r->retry_after);
+    header_value(p, len, "Content-Type", r->content_type, sizeof r->content_type);
+    return len;
+}
+
+bool th_req_full(const struct th_server *s, const char *method, const char *path,
+                 const char *const *headers, const char *body, size_t body_len,
+                 struct th_resp *out)
+{
+    memset(out, 0, sizeof *out);
+    CURL *c = curl_easy_init();
+    if (c == NULL)
+        return false;
+    char url[1024];
+    snprintf(url, sizeof url, "%s%s", s->base, path);
+    struct curl_slist *hl = NULL;
+    for (size_t i = 0; headers != NULL && headers[i] != NULL; i++)
+        hl = curl_slist_append(hl, headers[i]);
+    hl = curl_slist_append(hl, "Expect:");
+    struct sink sink = {0};
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    if (strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    if (body != NULL) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+    }
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, out);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    CURLcode rc = curl_easy_perform(c);
+    if (rc == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+    curl_slist_free_all(hl);
+    curl_easy_cleanup(c);
+    out->body = sink.data;
+    out->body_len = sink.len;
+    if (sink.data != NULL && sink.len > 0) {
+        json_error_t err;
+        out->json = json_loadb(sink.data, sink.len, 0, &err);
+    }
+    return rc == CURLE_OK;
+}
+
+bool th_req(const struct th_server *s, const char *method, const char *path, const char *key,
+            const char *body, struct th_resp *out)
+{
+    char auth[512];
+    const char *headers[3] = {NULL, NULL, NULL};
+    size_t n = 0;
+    if (key != NULL) {
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", key);
+        headers[n++] = auth;
+    }
+    if (body != NULL)
+        headers[n++] = "Content-Type: application/json";
+    return th_req_full(s, method, path, headers, body, body ? strlen(body) : 0, out);
+}
+
+void th_resp_free(struct th_resp *r)
+{
+    json_decref(r->json);
+    free(r->body);
+    memset(r, 0, sizeof *r);
+}
+
+const char *th_error_type(const struct th_resp *r)
+{
+    return th_str(r, "errorType");
+}
+
+const char *th_str(const struct th_resp *r, const char *member)
+{
+    const char *v = json_string_value(json_object_get(r->json, member));
+    return v ? v : "";
+}

@@ -1,0 +1,2 @@
+#include "ttest.h"
+T_DEFINE_STATE;
