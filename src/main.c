@@ -16,6 +16,7 @@
 #include "allot/auth.h"
 #include "allot/config.h"
 #include "allot/http.h"
+#include "allot/jobs.h"
 #include "allot/log.h"
 
 static const char *env_lookup(const char *name, void *ctx)
@@ -138,6 +139,11 @@ static int cmd_serve(void)
         fprintf(stderr, "allotd: out of memory\n");
         return 1;
     }
+    char err[256];
+    if (!app_load_authority_key(&app, err, sizeof err)) {
+        fprintf(stderr, "allotd: %s\n", err);
+        return 2;
+    }
     if (!app_schema_ready(&app))
         log_warn(NULL, "the database is unreachable or its schema is not current (this allotd "
                  "needs version %d); requests get 503 until `allotd migrate` has run",
@@ -148,13 +154,13 @@ static int cmd_serve(void)
     if (admin_started)
         pthread_detach(admin_thread);
 
-    char err[256];
     struct http_server *server = http_server_start(&app, err, sizeof err);
     if (server == NULL) {
         fprintf(stderr, "allotd: %s\n", err);
         log_error(NULL, "%s", err);
         return 1;
     }
+    struct job *reaper = reaper_start(&app);
     log_info(NULL, "allotd listening on %s:%u", cfg.listen_host, cfg.listen_port);
 
     int sig = 0;
@@ -165,6 +171,7 @@ static int cmd_serve(void)
     signal(SIGINT, exit_now);
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     http_server_stop(server, cfg.shutdown_timeout);
+    job_stop(reaper);
     log_info(NULL, "allotd stopped");
     app_free(&app);
     config_free(&cfg);

@@ -23,6 +23,24 @@ void api_users_list(struct http_request *r);
 void api_users_get(struct http_request *r);
 void api_users_update(struct http_request *r);
 void api_users_delete(struct http_request *r);
+void api_license_get(struct http_request *r);
+void api_license_put(struct http_request *r);
+void api_allocations_create(struct http_request *r);
+void api_allocations_list(struct http_request *r);
+void api_allocations_get(struct http_request *r);
+void api_allocations_delete(struct http_request *r);
+void api_allocations_reinstate(struct http_request *r);
+void api_rules_create(struct http_request *r);
+void api_rules_list(struct http_request *r);
+void api_rules_get(struct http_request *r);
+void api_rules_update(struct http_request *r);
+void api_rules_delete(struct http_request *r);
+void api_sessions_start(struct http_request *r);
+void api_sessions_list(struct http_request *r);
+void api_sessions_events(struct http_request *r);
+void api_sessions_get(struct http_request *r);
+void api_sessions_end(struct http_request *r);
+void api_sessions_heartbeat(struct http_request *r);
 
 /* Shared helpers (src/api/common.c). */
 
@@ -56,6 +74,11 @@ void api_reply_page(struct http_request *r, PGresult *res, const struct api_page
 
 /* Parses column 0 of row 0 (a JSON text built by the database). */
 json_t *api_row_json(PGresult *res, int row);
+
+/* The license as GET /license shows it, from db_license_raw's JSON (NULL: none
+ * applied); now in unix seconds. */
+json_t *api_license_view_steal(json_t *raw, int64_t now);
+void api_reply_license(struct http_request *r);
 
 /* Cursors: keyset positions (timestamp in microseconds, UUID) with an HMAC, so
  * a forged or altered cursor is refused.  Pure; key is 32 bytes. */

@@ -13,6 +13,7 @@
 
 struct metrics;
 struct auth_cache;
+struct evp_pkey_st;
 
 struct app {
     const struct config *cfg;
@@ -26,6 +27,9 @@ struct app {
     atomic_bool schema_current;
     int64_t schema_checked_ms;
     int schema_seen;
+
+    /* The authority's public key (ALLOT_AUTHORITY_PUBLIC_KEY), or NULL. */
+    struct evp_pkey_st *authority_key;
 
     /* The HMAC key of list cursors, read from server_secrets on first use. */
     pthread_mutex_t secret_lock;
@@ -41,6 +45,13 @@ bool app_schema_ready(struct app *a);
 /* Loads the cursor key if needed; false when the database is unreachable. */
 enum db_status app_cursor_key(struct app *a, const unsigned char **key);
 
-int64_t app_now_ms(void);
+/* Loads ALLOT_AUTHORITY_PUBLIC_KEY; false with one line naming it. */
+bool app_load_authority_key(struct app *a, char *err, size_t errlen);
+
+int64_t app_now_ms(void); /* monotonic */
+/* Wall-clock time: unix seconds, and as a PostgreSQL timestamptz literal with
+ * microseconds (the `now` every licensing statement is given). */
+int64_t app_wall_s(void);
+void app_wall_pg(char out[40]);
 
 #endif

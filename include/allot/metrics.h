@@ -15,6 +15,11 @@ void metrics_free(struct metrics *m);
 /* route: the route pattern, or "unmatched". */
 void metrics_observe(struct metrics *m, const char *route, const char *method,
                      unsigned status, double seconds);
+/* A session decision: result code ("Ok", "NoAvailableAccessType", ...) and,
+ * on a grant, the access type. */
+void metrics_session(struct metrics *m, const char *result_code, const char *access_type);
+void metrics_sync(struct metrics *m, const char *outcome);
+
 /* Appends the request counters and the histogram in Prometheus text format. */
 void metrics_render(struct metrics *m, struct buf *out);
 

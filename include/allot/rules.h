@@ -173,7 +173,8 @@ int64_t core_license_disabled_at(int64_t last_verified_at, const struct core_par
 
 /* The state of the site license at now.  Definitive states win over staleness:
  * missing, then revoked, then expired (now > valid_to; validTo is the last valid
- * second), then stale (now >= core_license_disabled_at), else ok.  p may be NULL
+ * second), then stale (now >= core_license_disabled_at, or now before
+ * last_verified_at: a clock set back), else ok.  p may be NULL
  * when !present. */
 enum core_license_state core_license_state_at(bool present, bool revoked, int64_t valid_to,
                                               int64_t last_verified_at, int64_t now,

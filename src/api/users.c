@@ -89,7 +89,9 @@ void api_users_delete(struct http_request *r)
     const char *id = api_id_param(r, 0);
     if (id == NULL)
         return;
-    enum db_status s = db_user_delete(http_app(r)->pool, id);
+    char now[40];
+    app_wall_pg(now);
+    enum db_status s = db_user_delete(http_app(r)->pool, id, now);
     if (s != DB_OK) {
         api_reply_db(r, s);
         return;

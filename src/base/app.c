@@ -1,9 +1,11 @@
 #include "allot/app.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "allot/auth.h"
+#include "allot/license.h"
 #include "allot/log.h"
 #include "allot/metrics.h"
 
@@ -12,6 +14,38 @@ int64_t app_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t app_wall_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
+void app_wall_pg(char out[40])
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    char date[32];
+    strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S", &tm);
+    snprintf(out, 40, "%.20s.%06u+00", date, (unsigned)(ts.tv_nsec / 1000) % 1000000u);
+}
+
+bool app_load_authority_key(struct app *a, char *err, size_t errlen)
+{
+    if (a->cfg->authority_public_key == NULL)
+        return true;
+    char why[256] = "";
+    a->authority_key = lic_key_load_public_file(a->cfg->authority_public_key, why, sizeof why);
+    if (a->authority_key == NULL) {
+        snprintf(err, errlen, "ALLOT_AUTHORITY_PUBLIC_KEY: cannot load an Ed25519 public key from "
+                 "\"%.200s\": %.200s", a->cfg->authority_public_key, why);
+        return false;
+    }
+    return true;
 }
 
 int app_init(struct app *a, const struct config *cfg)
@@ -40,6 +74,7 @@ void app_free(struct app *a)
     db_pool_free(a->pool);
     metrics_free(a->metrics);
     auth_cache_free(a->auth);
+    EVP_PKEY_free(a->authority_key);
     pthread_mutex_destroy(&a->schema_lock);
     pthread_mutex_destroy(&a->secret_lock);
     memset(a, 0, sizeof *a);

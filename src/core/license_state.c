@@ -19,7 +19,8 @@ enum core_license_state core_license_state_at(bool present, bool revoked, int64_
         return CORE_LICENSE_REVOKED;
     if (now > valid_to)
         return CORE_LICENSE_EXPIRED;
-    if (now >= core_license_disabled_at(last_verified_at, p))
+    /* A clock set back before the last verification proves nothing: stale. */
+    if (now < last_verified_at || now >= core_license_disabled_at(last_verified_at, p))
         return CORE_LICENSE_STALE;
     return CORE_LICENSE_OK;
 }

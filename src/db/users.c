@@ -1,5 +1,6 @@
 /* Users: the directory accounts allot knows. */
 #include <stdio.h>
+#include <string.h>
 
 #include "allot/store.h"
 
@@ -31,35 +32,20 @@ static const struct db_stmt q_update = {
     " modified_at = clock_timestamp()"
     " WHERE id = $1 RETURNING allot_user_json(users)::text"};
 
-static const struct db_stmt q_delete = {"user_delete", "DELETE FROM users WHERE id = $1"};
-
-/* Runs a statement that returns one JSON row (or none: DB_NOT_FOUND). */
-static enum db_status one_json(struct db_pool *p, const struct db_stmt *q, int n,
-                               const char *const *params, json_t **out)
-{
-    PGresult *r;
-    enum db_status s = db_query(p, q, n, params, &r);
-    if (s != DB_OK)
-        return s;
-    if (PQntuples(r) == 0)
-        s = DB_NOT_FOUND;
-    else if ((*out = api_row_json(r, 0)) == NULL)
-        s = DB_ERROR;
-    PQclear(r);
-    return s;
-}
+/* Ends the user's sessions; allocations follow the quarantine rule. */
+static const struct db_stmt q_delete = {"user_delete", "SELECT allot_user_delete($1, $2)"};
 
 enum db_status db_user_create(struct db_pool *p, const char *directory, const char *user_id,
                               const char *name, const char *groups_json, json_t **out)
 {
     const char *params[] = {directory, user_id, name, groups_json};
-    return one_json(p, &q_insert, 4, params, out);
+    return db_one_json(p, &q_insert, 4, params, out);
 }
 
 enum db_status db_user_get(struct db_pool *p, const char *id, json_t **out)
 {
     const char *params[] = {id};
-    return one_json(p, &q_get, 1, params, out);
+    return db_one_json(p, &q_get, 1, params, out);
 }
 
 enum db_status db_user_list(struct db_pool *p, const struct user_filter *f,
@@ -77,15 +63,15 @@ enum db_status db_user_update(struct db_pool *p, const char *id, const char *nam
                               const char *groups_json, json_t **out)
 {
     const char *params[] = {id, name, groups_json};
-    return one_json(p, &q_update, 3, params, out);
+    return db_one_json(p, &q_update, 3, params, out);
 }
 
-enum db_status db_user_delete(struct db_pool *p, const char *id)
+enum db_status db_user_delete(struct db_pool *p, const char *id, const char *now)
 {
     PGresult *r;
-    const char *params[] = {id};
-    enum db_status s = db_query(p, &q_delete, 1, params, &r);
-    if (s == DB_OK && PQcmdTuples(r)[0] == '0')
+    const char *params[] = {id, now};
+    enum db_status s = db_query(p, &q_delete, 2, params, &r);
+    if (s == DB_OK && strcmp(PQgetvalue(r, 0, 0), "t") != 0)
         s = DB_NOT_FOUND;
     PQclear(r);
     return s;

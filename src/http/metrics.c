@@ -3,6 +3,7 @@
 #include "allot/metrics.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,8 +22,30 @@ struct series {
     uint64_t count;
 };
 
+/* Small labelled counters: session results, grants by type, sync outcomes. */
+#define MAX_LABELS 32
+struct labelled {
+    char label[48];
+    uint64_t count;
+};
+
+static void bump(struct labelled *set, const char *label)
+{
+    for (size_t i = 0; i < MAX_LABELS; i++) {
+        if (set[i].label[0] == '\0')
+            snprintf(set[i].label, sizeof set[i].label, "%s", label);
+        if (strcmp(set[i].label, label) == 0) {
+            set[i].count++;
+            return;
+        }
+    }
+}
+
 struct metrics {
     pthread_mutex_t lock;
+    struct labelled session_results[MAX_LABELS];
+    struct labelled grants[MAX_LABELS];
+    struct labelled syncs[MAX_LABELS];
     struct series series[MAX_SERIES];
     size_t nseries;
     uint64_t buckets[NBOUNDS + 1];
@@ -79,9 +102,41 @@ void metrics_observe(struct metrics *m, const char *route, const char *method,
     pthread_mutex_unlock(&m->lock);
 }
 
+void metrics_session(struct metrics *m, const char *result_code, const char *access_type)
+{
+    pthread_mutex_lock(&m->lock);
+    bump(m->session_results, result_code);
+    if (access_type != NULL)
+        bump(m->grants, access_type);
+    pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_sync(struct metrics *m, const char *outcome)
+{
+    pthread_mutex_lock(&m->lock);
+    bump(m->syncs, outcome);
+    pthread_mutex_unlock(&m->lock);
+}
+
+static void render_labelled(struct buf *out, const char *name, const char *help,
+                            const char *label, const struct labelled *set)
+{
+    buf_printf(out, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+    for (size_t i = 0; i < MAX_LABELS && set[i].label[0] != '\0'; i++)
+        buf_printf(out, "%s{%s=\"%s\"} %llu\n", name, label, set[i].label,
+                   (unsigned long long)set[i].count);
+}
+
 void metrics_render(struct metrics *m, struct buf *out)
 {
     pthread_mutex_lock(&m->lock);
+    render_labelled(out, "allot_session_decisions_total",
+                    "Session starts by result code (Ok = granted).", "result_code",
+                    m->session_results);
+    render_labelled(out, "allot_session_grants_total", "Sessions granted by access type.",
+                    "access_type", m->grants);
+    render_labelled(out, "allot_license_syncs_total", "License syncs by outcome.", "outcome",
+                    m->syncs);
     buf_printf(out, "# HELP allot_http_requests_total HTTP requests answered.\n"
                     "# TYPE allot_http_requests_total counter\n");
     for (size_t i = 0; i < m->nseries; i++) {

@@ -35,6 +35,17 @@ static bool pattern_matches(const char *pattern, const char *path, char *buf, si
     return true;
 }
 
+/* Literal segments of a pattern: among patterns that match a path, the most
+ * literal ones win ("/sessions/events" over "/sessions/{id}"). */
+static int literal_segments(const char *pattern)
+{
+    int n = 0;
+    for (const char *p = pattern; *p != '\0'; p++)
+        if (*p == '/' && p[1] != '{' && p[1] != '\0')
+            n++;
+    return n;
+}
+
 static void allow_add(char *allow, size_t allowlen, const char *method)
 {
     if (strstr(allow, method) != NULL)
@@ -56,11 +67,21 @@ enum route_match http_route_match(const struct http_route *table, size_t n,
         allow[0] = '\0';
     *found = NULL;
     *nparams = 0;
+    int best = -1;
     for (size_t i = 0; i < n; i++) {
         const char *scratch[HTTP_MAX_PARAMS];
         size_t nscratch;
         char tmp[512];
-        if (!pattern_matches(table[i].pattern, path, tmp, sizeof tmp, scratch, &nscratch))
+        int lit = literal_segments(table[i].pattern);
+        if (lit > best && pattern_matches(table[i].pattern, path, tmp, sizeof tmp, scratch, &nscratch))
+            best = lit;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *scratch[HTTP_MAX_PARAMS];
+        size_t nscratch;
+        char tmp[512];
+        if (literal_segments(table[i].pattern) != best ||
+            !pattern_matches(table[i].pattern, path, tmp, sizeof tmp, scratch, &nscratch))
             continue;
         path_known = true;
         allow_add(allow, allowlen, table[i].method);

@@ -17,6 +17,27 @@ const struct http_route http_routes[] = {
     {"GET", "/users/{id}", api_users_get, ROLE_READ | ROLE_PROXY, false},
     {"PATCH", "/users/{id}", api_users_update, ROLE_ADMIN, true},
     {"DELETE", "/users/{id}", api_users_delete, ROLE_ADMIN, false},
+
+    {"GET", "/license", api_license_get, ROLE_READ, false},
+    {"PUT", "/license", api_license_put, ROLE_ADMIN, true},
+
+    {"POST", "/allocations", api_allocations_create, ROLE_ADMIN, true},
+    {"GET", "/allocations", api_allocations_list, ROLE_READ, false},
+    {"GET", "/allocations/{id}", api_allocations_get, ROLE_READ, false},
+    {"DELETE", "/allocations/{id}", api_allocations_delete, ROLE_ADMIN, false},
+    {"POST", "/allocations/{id}/actions/reinstate", api_allocations_reinstate, ROLE_ADMIN, false},
+    {"POST", "/allocations/rules", api_rules_create, ROLE_ADMIN, true},
+    {"GET", "/allocations/rules", api_rules_list, ROLE_READ, false},
+    {"GET", "/allocations/rules/{id}", api_rules_get, ROLE_READ, false},
+    {"PATCH", "/allocations/rules/{id}", api_rules_update, ROLE_ADMIN, true},
+    {"DELETE", "/allocations/rules/{id}", api_rules_delete, ROLE_ADMIN, false},
+
+    {"POST", "/sessions", api_sessions_start, ROLE_ADMIN | ROLE_PROXY, true},
+    {"GET", "/sessions", api_sessions_list, ROLE_ANY, false},
+    {"GET", "/sessions/events", api_sessions_events, ROLE_ANY, false},
+    {"GET", "/sessions/{id}", api_sessions_get, ROLE_ANY, false},
+    {"DELETE", "/sessions/{id}", api_sessions_end, ROLE_ADMIN | ROLE_PROXY, false},
+    {"POST", "/sessions/{id}/heartbeat", api_sessions_heartbeat, ROLE_ADMIN | ROLE_PROXY, false},
 };
 
 const size_t http_routes_count = sizeof http_routes / sizeof http_routes[0];

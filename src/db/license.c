@@ -1,0 +1,24 @@
+/* The site license row. */
+#include "allot/store.h"
+
+static const struct db_stmt q_raw = {"license_raw", "SELECT allot_license_raw($1)::text"};
+
+static const struct db_stmt q_apply = {
+    "license_apply", "SELECT allot_license_apply($1, $2::jsonb, $3)"};
+
+enum db_status db_license_raw(struct db_pool *p, const char *now, json_t **out)
+{
+    const char *params[] = {now};
+    enum db_status s = db_one_json(p, &q_raw, 1, params, out);
+    return s == DB_NOT_FOUND ? DB_OK : s;
+}
+
+enum db_status db_license_apply(struct db_pool *p, const char *key, const char *definition,
+                                const char *now)
+{
+    const char *params[] = {key, definition, now};
+    PGresult *r;
+    enum db_status s = db_query(p, &q_apply, 3, params, &r);
+    PQclear(r);
+    return s;
+}
