@@ -17,6 +17,7 @@
 #include "allot/config.h"
 #include "allot/http.h"
 #include "allot/jobs.h"
+#include "allot/sync.h"
 #include "allot/log.h"
 
 static const char *env_lookup(const char *name, void *ctx)
@@ -161,6 +162,7 @@ static int cmd_serve(void)
         return 1;
     }
     struct job *reaper = reaper_start(&app);
+    app.sync = sync_start(&app);
     log_info(NULL, "allotd listening on %s:%u", cfg.listen_host, cfg.listen_port);
 
     int sig = 0;
@@ -172,6 +174,7 @@ static int cmd_serve(void)
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     http_server_stop(server, cfg.shutdown_timeout);
     job_stop(reaper);
+    sync_stop(app.sync);
     log_info(NULL, "allotd stopped");
     app_free(&app);
     config_free(&cfg);

@@ -25,6 +25,8 @@ void api_users_update(struct http_request *r);
 void api_users_delete(struct http_request *r);
 void api_license_get(struct http_request *r);
 void api_license_put(struct http_request *r);
+void api_license_definition(struct http_request *r);
+void api_license_sync(struct http_request *r);
 void api_allocations_create(struct http_request *r);
 void api_allocations_list(struct http_request *r);
 void api_allocations_get(struct http_request *r);

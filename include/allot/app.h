@@ -14,6 +14,7 @@
 struct metrics;
 struct auth_cache;
 struct evp_pkey_st;
+struct sync;
 
 struct app {
     const struct config *cfg;
@@ -30,6 +31,7 @@ struct app {
 
     /* The authority's public key (ALLOT_AUTHORITY_PUBLIC_KEY), or NULL. */
     struct evp_pkey_st *authority_key;
+    struct sync *sync; /* the sync thread (NULL in tools and tests) */
 
     /* The HMAC key of list cursors, read from server_secrets on first use. */
     pthread_mutex_t secret_lock;

@@ -35,6 +35,10 @@ enum db_status db_license_raw(struct db_pool *p, const char *now, json_t **out);
 enum db_status db_license_apply(struct db_pool *p, const char *key, const char *definition,
                                 const char *now);
 
+enum db_status db_definition_apply(struct db_pool *p, const char *now, const char *key,
+                                   const char *definition, const char *verified_at,
+                                   const char *revoked);
+
 /* Allocations (src/db/allocations.c).  status: the SQL function's word
  * ("ok", "conflict", ...); body: the allocation or NULL. */
 struct db_outcome {
@@ -84,6 +88,7 @@ struct event_filter {
 };
 enum db_status db_event_list(struct db_pool *p, const struct event_filter *f,
                              const struct api_page *page, PGresult **out);
+enum db_status db_sessions_active(struct db_pool *p, long long *count);
 /* Ends idle sessions, forgets finished quarantines; *ended = sessions ended. */
 enum db_status db_reap(struct db_pool *p, const char *now, const char *idle_seconds, int *ended);
 

@@ -10,6 +10,8 @@
 #include "allot/log.h"
 #include "allot/rules.h"
 #include "allot/store.h"
+#include "allot/sync.h"
+#include "allot/sync_protocol.h"
 
 static int64_t time_member(const json_t *obj, const char *name)
 {
@@ -143,5 +145,88 @@ void api_license_put(struct http_request *r)
         return;
     }
     log_info(http_corr_id(r), "license %s applied", lic.license_number);
+    if (a->sync != NULL && a->cfg->authority_url != NULL) {
+        char sync_why[256];
+        sync_now(a->sync, sync_why, sizeof sync_why); /* its outcome shows in the license */
+    }
     api_reply_license(r);
+}
+
+/* The canonical definition (lic_to_json) of a key the authority signed. */
+static char *definition_of(struct app *a, const char *key, char *why, size_t whylen)
+{
+    struct lic_license lic;
+    enum lic_result res = lic_verify_key(key, a->authority_key, app_wall_s(), &lic, NULL, why, whylen);
+    if (res != LIC_OK && res != LIC_EXPIRED)
+        return NULL;
+    json_t *canonical = lic_to_json(&lic);
+    char *text = canonical ? json_dumps(canonical, JSON_COMPACT) : NULL;
+    json_decref(canonical);
+    return text;
+}
+
+static const struct jspec definition_spec[] = {
+    {"definition", JS_STRING, true, 1, 2 * LIC_JWS_MAX, 0},
+};
+
+void api_license_definition(struct http_request *r)
+{
+    json_t *v[1];
+    if (!api_body(r, definition_spec, 1, v))
+        return;
+    struct app *a = http_app(r);
+    if (a->authority_key == NULL) {
+        http_reply_error(r, HTTP_ERR_INVALID_LICENSE, "definition",
+                         "Cannot verify definitions: ALLOT_AUTHORITY_PUBLIC_KEY is not configured");
+        return;
+    }
+    struct sync_reply doc = {0};
+    char why[256] = "";
+    if (definition_doc_verify(json_string_value(v[0]), a->authority_key, &doc, why, sizeof why) !=
+        LIC_OK) {
+        http_reply_error(r, HTTP_ERR_INVALID_LICENSE, "definition", "The definition was refused: %s", why);
+        return;
+    }
+    char *definition = definition_of(a, doc.definition, why, sizeof why);
+    if (definition == NULL) {
+        sync_reply_free(&doc);
+        http_reply_error(r, HTTP_ERR_INVALID_LICENSE, "definition", "The definition was refused: %s", why);
+        return;
+    }
+    char now[40], verified[24];
+    app_wall_pg(now);
+    snprintf(verified, sizeof verified, "%lld", (long long)doc.verified_at);
+    enum db_status s = db_definition_apply(a->pool, now, doc.definition, definition, verified,
+                                           doc.revoked ? "true" : "false");
+    sync_reply_free(&doc);
+    free(definition);
+    if (s != DB_OK) {
+        api_reply_db(r, s);
+        return;
+    }
+    log_info(http_corr_id(r), "offline license definition applied");
+    api_reply_license(r);
+}
+
+void api_license_sync(struct http_request *r)
+{
+    struct app *a = http_app(r);
+    char why[256] = "no sync thread";
+    enum sync_outcome o = a->sync ? sync_now(a->sync, why, sizeof why) : SYNC_OFFLINE;
+    switch (o) {
+    case SYNC_OK:
+        api_reply_license(r);
+        return;
+    case SYNC_NO_LICENSE:
+        http_reply_error(r, HTTP_ERR_NO_LICENSE, NULL, "No license is applied: nothing to sync");
+        return;
+    case SYNC_DB:
+        api_reply_db(r, DB_UNAVAILABLE);
+        return;
+    case SYNC_FAILED:
+    case SYNC_OFFLINE:
+    case SYNC_SKIPPED:
+        break;
+    }
+    http_reply_error(r, HTTP_ERR_BACKEND_UNAVAILABLE, NULL, "The license sync failed: %s", why);
 }

@@ -1,85 +1,66 @@
 /* allot-authority: the license backend a vendor runs.
  *
- *   allot-authority keygen --out DIR [--force]
- *   allot-authority issue --key FILE [options]
- *   allot-authority serve | revoke | export   (not implemented yet)
+ *   allot-authority keygen --out DIR [--force]                    (keys.c)
+ *   allot-authority issue --key FILE [--state-dir DIR] [options]  (keys.c)
+ *   allot-authority serve --key FILE --listen HOST:PORT --state-dir DIR (serve.c)
+ *   allot-authority revoke --state-dir DIR [--undo] NUMBER
+ *   allot-authority export --key FILE --state-dir DIR NUMBER
  *
- * Exit status: 0 success, 1 failure (I/O, key, signing), 2 usage error.
+ * Exit status: 0 success, 1 failure (I/O, key, signing, state), 2 usage error.
  * Errors are one line on stderr, prefixed with the program and command name.
  */
-#include "allot/license.h"
+#include "authority.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
-#define PROG "allot-authority"
-#define EXIT_USAGE 2
-
-struct command {
-    const char *name;
-    int (*run)(const struct command *cmd, int argc, char **argv);
-    const char *usage;   /* after "allot-authority " */
-    const char *summary;
-    const char *help;    /* the options, one per line; NULL: none */
-};
-
-static void errorf(const struct command *cmd, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void errorf(const struct command *cmd, const char *fmt, ...)
+void authority_errorf(const struct command *cmd, const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "%s: %s%s", PROG, cmd != NULL ? cmd->name : "", cmd != NULL ? ": " : "");
+    fprintf(stderr, "%s: %s%s", AUTHORITY_PROG, cmd != NULL ? cmd->name : "",
+            cmd != NULL ? ": " : "");
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
 }
 
-static void print_command_help(const struct command *cmd, FILE *f)
+void authority_print_help(const struct command *cmd, FILE *f)
 {
-    fprintf(f, "usage: %s %s\n%s\n", PROG, cmd->usage, cmd->summary);
+    fprintf(f, "usage: %s %s\n%s\n", AUTHORITY_PROG, cmd->usage, cmd->summary);
     if (cmd->help != NULL)
         fprintf(f, "\noptions:\n%s", cmd->help);
 }
 
-/* The usage error of a command: one line, then a hint. */
-static int usage_error(const struct command *cmd, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int usage_error(const struct command *cmd, const char *fmt, ...)
+int authority_usage_error(const struct command *cmd, const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "%s: %s: ", PROG, cmd->name);
+    fprintf(stderr, "%s: %s: ", AUTHORITY_PROG, cmd->name);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, " (see '%s %s --help')\n", PROG, cmd->name);
+    fprintf(stderr, " (see '%s %s --help')\n", AUTHORITY_PROG, cmd->name);
     return EXIT_USAGE;
 }
 
-/* getopt_long's '?' and ':' answers as one usage line. */
-static int bad_option(const struct command *cmd, int c, char **argv)
+int authority_bad_option(const struct command *cmd, int c, char **argv)
 {
     const char *arg = argv[optind - 1];
     if (c == ':')
-        return usage_error(cmd, "option %s needs a value", arg);
+        return authority_usage_error(cmd, "option %s needs a value", arg);
     if (optopt != 0)
-        return usage_error(cmd, "unknown option -%c", optopt);
-    return usage_error(cmd, "unknown option %s", arg);
+        return authority_usage_error(cmd, "unknown option -%c", optopt);
+    return authority_usage_error(cmd, "unknown option %s", arg);
 }
 
-/* A whole decimal integer in [min, max]: no blanks, no trailing text. */
-static bool parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
+bool authority_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
 {
-    if (s == NULL || !((s[0] >= '0' && s[0] <= '9') || (s[0] == '-' && s[1] >= '0' && s[1] <= '9')))
+    if (s == NULL ||
+        !((s[0] >= '0' && s[0] <= '9') || (s[0] == '-' && s[1] >= '0' && s[1] <= '9')))
         return false;
     errno = 0;
     char *end = NULL;
@@ -90,323 +71,138 @@ static bool parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
     return true;
 }
 
-static bool copy_text(char *dst, size_t dstsize, const char *src)
+bool authority_number_ok(const char *s)
 {
-    size_t len = strlen(src);
-    if (len == 0 || len >= dstsize)
-        return false;
-    memcpy(dst, src, len + 1);
-    return true;
+    size_t len = s != NULL ? strnlen(s, LIC_NUMBER_MAX + 1) : 0;
+    return len >= 1 && len <= LIC_NUMBER_MAX && strspn(s, "0123456789") == len;
 }
 
-/* "DIR/name" in a fresh buffer, or NULL. */
-static char *join_path(const char *dir, const char *name)
+/* The single NUMBER operand of revoke and export; 0 or an exit status. */
+static int number_operand(const struct command *cmd, int argc, char **argv,
+                          const char **number)
 {
-    size_t dl = strlen(dir), nl = strlen(name);
-    char *p = malloc(dl + 1 + nl + 1);
-    if (p == NULL)
-        return NULL;
-    memcpy(p, dir, dl);
-    size_t o = dl;
-    if (dl == 0 || dir[dl - 1] != '/')
-        p[o++] = '/';
-    memcpy(p + o, name, nl + 1);
-    return p;
+    if (optind >= argc)
+        return authority_usage_error(cmd, "the license NUMBER is missing");
+    if (optind + 1 < argc)
+        return authority_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
+    if (!authority_number_ok(argv[optind]))
+        return authority_usage_error(cmd, "NUMBER: expected 1 to %d digits, got '%s'",
+                                     LIC_NUMBER_MAX, argv[optind]);
+    *number = argv[optind];
+    return 0;
 }
 
-/* ---- keygen ---------------------------------------------------------------- */
+/* ---- revoke ----------------------------------------------------------------- */
 
-static int cmd_keygen(const struct command *cmd, int argc, char **argv)
+static int set_revoked(struct astate *st, void *arg, char *why, size_t whylen)
+{
+    (void)why;
+    (void)whylen;
+    st->revoked = *(const bool *)arg;
+    return 0;
+}
+
+static int cmd_revoke(const struct command *cmd, int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"out", required_argument, NULL, 'o'},
-        {"force", no_argument, NULL, 'f'},
+        {"state-dir", required_argument, NULL, 's'},
+        {"undo", no_argument, NULL, 'u'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *dir = NULL;
-    bool force = false;
+    const char *dir = NULL, *number = NULL;
+    bool revoked = true;
     int c;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
-        case 'o': dir = optarg; break;
-        case 'f': force = true; break;
-        case 'h': print_command_help(cmd, stdout); return 0;
-        default: return bad_option(cmd, c, argv);
+        case 's': dir = optarg; break;
+        case 'u': revoked = false; break;
+        case 'h': authority_print_help(cmd, stdout); return 0;
+        default: return authority_bad_option(cmd, c, argv);
         }
     }
-    if (optind < argc)
-        return usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-    if (dir == NULL || dir[0] == '\0')
-        return usage_error(cmd, "--out DIR is required");
-
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        errorf(cmd, "cannot create %s: %s", dir, strerror(errno));
-        return 1;
-    }
-    char *keypath = join_path(dir, "authority.key"), *pubpath = join_path(dir, "authority.pub");
-    int rc = 1;
-    EVP_PKEY *key = NULL;
-    char why[512];
-    if (keypath == NULL || pubpath == NULL) {
-        errorf(cmd, "out of memory");
-        goto out;
-    }
-    if (!force) {
-        const char *exists = access(keypath, F_OK) == 0 ? keypath
-                             : access(pubpath, F_OK) == 0 ? pubpath : NULL;
-        if (exists != NULL) {
-            errorf(cmd, "%s already exists; use --force to replace the key pair", exists);
-            goto out;
-        }
-    }
-    key = lic_key_generate();
-    if (key == NULL) {
-        errorf(cmd, "cannot generate an Ed25519 key");
-        goto out;
-    }
-    if (lic_key_write_private(key, keypath, force, why, sizeof why) != 0 ||
-        lic_key_write_public(key, pubpath, force, why, sizeof why) != 0) {
-        errorf(cmd, "%s", why);
-        goto out;
-    }
-    printf("wrote %s (private, mode 0600) and %s (public)\n", keypath, pubpath);
-    rc = 0;
-out:
-    EVP_PKEY_free(key);
-    free(keypath);
-    free(pubpath);
-    return rc;
-}
-
-/* ---- issue ------------------------------------------------------------------ */
-
-enum {
-    OPT_KEY = 256, OPT_NUMBER, OPT_ORG, OPT_PRODUCT, OPT_FROM, OPT_TO, OPT_PROFESSIONAL,
-    OPT_ANALYZER, OPT_ANALYZER_TIME, OPT_OVERAGE, OPT_TOKENS, OPT_CONVERSION, OPT_PARAM,
-    OPT_IAT,
-};
-
-/* "NAME=N" -> name (in buf) and value. */
-static bool split_assignment(const char *arg, char *name, size_t namesize, const char **value)
-{
-    const char *eq = strchr(arg, '=');
-    if (eq == NULL || eq == arg || (size_t)(eq - arg) >= namesize)
-        return false;
-    memcpy(name, arg, (size_t)(eq - arg));
-    name[eq - arg] = '\0';
-    *value = eq + 1;
-    return true;
-}
-
-static int set_units(const struct command *cmd, struct lic_license *lic,
-                     enum lic_allotment_kind k, const char *opt, const char *arg)
-{
-    if (!parse_i64(arg, 0, LIC_UNITS_MAX, &lic->allotments[k].units))
-        return usage_error(cmd, "%s: expected an integer from 0 to %lld, got '%s'", opt,
-                           (long long)LIC_UNITS_MAX, arg);
-    lic->allotments[k].present = true;
-    return 0;
-}
-
-static int set_overage(const struct command *cmd, struct lic_license *lic, const char *arg)
-{
-    char name[64];
-    const char *value;
-    if (!split_assignment(arg, name, sizeof name, &value))
-        return usage_error(cmd, "--overage: expected NAME=N, got '%s'", arg);
-    int k = lic_allotment_find(name);
-    if (k < 0)
-        return usage_error(cmd, "--overage: unknown allotment '%s' (professional, analyzer, "
-                           "analyzer_time)", name);
-    if (!parse_i64(value, -1, LIC_UNITS_MAX, &lic->allotments[k].overage))
-        return usage_error(cmd, "--overage %s: expected -1 (unbounded) or an integer from 0 "
-                           "to %lld, got '%s'", name, (long long)LIC_UNITS_MAX, value);
-    lic->allotments[k].present = true;
-    return 0;
-}
-
-static int set_param(const struct command *cmd, struct lic_license *lic, const char *arg)
-{
-    char name[64], why[256];
-    const char *value;
-    int64_t v;
-    if (!split_assignment(arg, name, sizeof name, &value))
-        return usage_error(cmd, "--param: expected NAME=VALUE, got '%s'", arg);
-    if (!parse_i64(value, INT64_MIN, INT64_MAX, &v))
-        return usage_error(cmd, "--param %s: expected an integer, got '%s'", name, value);
-    if (lic_params_set(&lic->params, name, v, why, sizeof why) != 0)
-        return usage_error(cmd, "--param: %s", why);
-    return 0;
-}
-
-static int set_time_opt(const struct command *cmd, const char *opt, const char *arg,
-                        int64_t *out)
-{
-    if (!lic_time_parse(arg, out))
-        return usage_error(cmd, "%s: expected an RFC 3339 time such as "
-                           "2025-01-31T00:00:00Z, got '%s'", opt, arg);
-    return 0;
-}
-
-static const struct option issue_opts[] = {
-    {"key", required_argument, NULL, OPT_KEY},
-    {"license-number", required_argument, NULL, OPT_NUMBER},
-    {"organization", required_argument, NULL, OPT_ORG},
-    {"product", required_argument, NULL, OPT_PRODUCT},
-    {"valid-from", required_argument, NULL, OPT_FROM},
-    {"valid-to", required_argument, NULL, OPT_TO},
-    {"professional", required_argument, NULL, OPT_PROFESSIONAL},
-    {"analyzer", required_argument, NULL, OPT_ANALYZER},
-    {"analyzer-time-minutes", required_argument, NULL, OPT_ANALYZER_TIME},
-    {"overage", required_argument, NULL, OPT_OVERAGE},
-    {"tokens", required_argument, NULL, OPT_TOKENS},
-    {"conversion-date", required_argument, NULL, OPT_CONVERSION},
-    {"param", required_argument, NULL, OPT_PARAM},
-    {"iat", required_argument, NULL, OPT_IAT},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
-};
-
-/* One option of issue; 0 or an exit status. */
-static int issue_option(const struct command *cmd, int c, struct lic_license *lic,
-                        bool *from_set, bool *to_set)
-{
-    const char *name = issue_opts[0].name;
-    for (size_t i = 0; issue_opts[i].name != NULL; i++)
-        if (issue_opts[i].val == c)
-            name = issue_opts[i].name;
-    char opt[64];
-    snprintf(opt, sizeof opt, "--%s", name);
-    switch (c) {
-    case OPT_NUMBER:
-        if (!copy_text(lic->license_number, sizeof lic->license_number, optarg) ||
-            strspn(optarg, "0123456789") != strlen(optarg))
-            return usage_error(cmd, "--license-number: expected 1 to %d digits, got '%s'",
-                               LIC_NUMBER_MAX, optarg);
-        return 0;
-    case OPT_ORG:
-    case OPT_PRODUCT: {
-        char *dst = c == OPT_ORG ? lic->organization : lic->product;
-        if (!copy_text(dst, LIC_TEXT_MAX + 1, optarg))
-            return usage_error(cmd, "%s: expected 1 to %d bytes of text", opt, LIC_TEXT_MAX);
-        return 0;
-    }
-    case OPT_FROM: *from_set = true; return set_time_opt(cmd, opt, optarg, &lic->valid_from);
-    case OPT_TO: *to_set = true; return set_time_opt(cmd, opt, optarg, &lic->valid_to);
-    case OPT_PROFESSIONAL: return set_units(cmd, lic, LIC_PROFESSIONAL, opt, optarg);
-    case OPT_ANALYZER: return set_units(cmd, lic, LIC_ANALYZER, opt, optarg);
-    case OPT_ANALYZER_TIME: return set_units(cmd, lic, LIC_ANALYZER_TIME, opt, optarg);
-    case OPT_OVERAGE: return set_overage(cmd, lic, optarg);
-    case OPT_TOKENS:
-        if (!parse_i64(optarg, 0, LIC_UNITS_MAX, &lic->tokens))
-            return usage_error(cmd, "--tokens: expected an integer from 0 to %lld, got '%s'",
-                               (long long)LIC_UNITS_MAX, optarg);
-        lic->has_tokens = true;
-        return 0;
-    case OPT_CONVERSION:
-        lic->has_conversion_date = true;
-        return set_time_opt(cmd, opt, optarg, &lic->conversion_date);
-    case OPT_PARAM: return set_param(cmd, lic, optarg);
-    case OPT_IAT:
-        if (!parse_i64(optarg, 0, 253402300799LL, &lic->iat))
-            return usage_error(cmd, "--iat: expected unix seconds, got '%s'", optarg);
-        return 0;
-    default:
-        return usage_error(cmd, "unhandled option");
-    }
-}
-
-static int cmd_issue(const struct command *cmd, int argc, char **argv)
-{
-    struct lic_license lic;
-    lic_license_init(&lic);
-    int64_t now = (int64_t)time(NULL);
-    lic.iat = now;
-    const char *keyfile = NULL;
-    bool from_set = false, to_set = false;
-    int c;
-    while ((c = getopt_long(argc, argv, ":h", issue_opts, NULL)) != -1) {
-        if (c == 'h') {
-            print_command_help(cmd, stdout);
-            return 0;
-        }
-        if (c == '?' || c == ':')
-            return bad_option(cmd, c, argv);
-        if (c == OPT_KEY) {
-            keyfile = optarg;
-            continue;
-        }
-        int rc = issue_option(cmd, c, &lic, &from_set, &to_set);
-        if (rc != 0)
-            return rc;
-    }
-    if (optind < argc)
-        return usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-    if (keyfile == NULL)
-        return usage_error(cmd, "--key FILE is required");
-    if (lic.license_number[0] == '\0')
-        return usage_error(cmd, "--license-number is required");
-    if (lic.organization[0] == '\0')
-        return usage_error(cmd, "--organization is required");
-    if (lic.product[0] == '\0')
-        return usage_error(cmd, "--product is required");
-    if (!from_set)
-        lic.valid_from = now;
-    if (!to_set)
-        lic.valid_to = lic.valid_from + 365LL * 86400;
-    if (lic.valid_to <= lic.valid_from)
-        return usage_error(cmd, "--valid-to must be after --valid-from");
-
-    /* Check what would be signed before touching the key. */
-    char why[512];
-    struct lic_license back;
-    json_t *payload = lic_to_json(&lic);
-    if (payload == NULL)
-        return usage_error(cmd, "a time is outside the years 0000 to 9999");
-    enum lic_result pr = lic_parse(payload, &back, why, sizeof why);
-    json_decref(payload);
-    if (pr != LIC_OK)
-        return usage_error(cmd, "%s", why);
-
-    EVP_PKEY *key = lic_key_load_private_file(keyfile, why, sizeof why);
-    if (key == NULL) {
-        errorf(cmd, "%s", why);
-        return 1;
-    }
-    char *compact = NULL;
-    int rc = lic_issue(key, &lic, &compact, why, sizeof why);
-    EVP_PKEY_free(key);
-    if (rc != 0) {
-        errorf(cmd, "%s", why);
-        return 1;
-    }
-    rc = printf("%s\n", compact) < 0 || fflush(stdout) != 0 ? 1 : 0;
+    int rc = number_operand(cmd, argc, argv, &number);
     if (rc != 0)
-        errorf(cmd, "cannot write to stdout: %s", strerror(errno));
-    free(compact);
+        return rc;
+    if (dir == NULL || dir[0] == '\0')
+        return authority_usage_error(cmd, "--state-dir DIR is required");
+    char why[512];
+    if (astate_update(dir, number, set_revoked, &revoked, NULL, why, sizeof why) != 0) {
+        authority_errorf(cmd, "%s", why);
+        return 1;
+    }
+    printf(revoked ? "license %s revoked: its next sync disables it\n"
+                   : "license %s is no longer revoked\n", number);
+    return fflush(stdout) == 0 ? 0 : 1;
+}
+
+/* ---- export ----------------------------------------------------------------- */
+
+static int cmd_export(const struct command *cmd, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"key", required_argument, NULL, 'k'},
+        {"state-dir", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *keyfile = NULL, *dir = NULL, *number = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'k': keyfile = optarg; break;
+        case 's': dir = optarg; break;
+        case 'h': authority_print_help(cmd, stdout); return 0;
+        default: return authority_bad_option(cmd, c, argv);
+        }
+    }
+    int rc = number_operand(cmd, argc, argv, &number);
+    if (rc != 0)
+        return rc;
+    if (keyfile == NULL)
+        return authority_usage_error(cmd, "--key FILE is required");
+    if (dir == NULL || dir[0] == '\0')
+        return authority_usage_error(cmd, "--state-dir DIR is required");
+
+    char why[512];
+    struct astate st;
+    int found = astate_read(dir, number, &st, why, sizeof why);
+    if (found < 0 || st.definition == NULL) {
+        if (found >= 0)
+            authority_errorf(cmd, "no license key is recorded for license %s (record one "
+                             "with 'issue --state-dir')", number);
+        else
+            authority_errorf(cmd, "%s", why);
+        astate_free(&st);
+        return 1;
+    }
+    EVP_PKEY *key = lic_key_load_private_file(keyfile, why, sizeof why);
+    char *doc = NULL;
+    rc = 1;
+    if (key == NULL)
+        authority_errorf(cmd, "%s", why);
+    else if (definition_doc_sign(key, number, st.definition, (int64_t)time(NULL), st.revoked,
+                                 &doc) != 0)
+        authority_errorf(cmd, "cannot sign the definition (not the authority's private key?)");
+    else if (printf("%s\n", doc) < 0 || fflush(stdout) != 0)
+        authority_errorf(cmd, "cannot write to stdout: %s", strerror(errno));
+    else
+        rc = 0;
+    free(doc);
+    EVP_PKEY_free(key);
+    astate_free(&st);
     return rc;
 }
 
-/* ---- later commands ----------------------------------------------------------- */
-
-static int cmd_not_yet(const struct command *cmd, int argc, char **argv)
-{
-    (void)argc;
-    (void)argv;
-    errorf(cmd, "not implemented yet");
-    return EXIT_USAGE;
-}
-
-/* ---- dispatch ------------------------------------------------------------------- */
+/* ---- dispatch ---------------------------------------------------------------- */
 
 static const struct command commands[] = {
-    {"keygen", cmd_keygen, "keygen --out DIR [--force]",
+    {"keygen", authority_cmd_keygen, "keygen --out DIR [--force]",
      "Write a new Ed25519 key pair: DIR/authority.key (private, PEM, mode 0600) and\n"
      "DIR/authority.pub (public, PEM). An existing key is kept unless --force.",
      "  --out DIR     directory to write to (created if missing)\n"
      "  --force       replace an existing key pair\n"},
-    {"issue", cmd_issue, "issue --key FILE [options]",
+    {"issue", authority_cmd_issue, "issue --key FILE [options]",
      "Print one signed license key on stdout.",
      "  --key FILE                 the authority's private key (required)\n"
      "  --license-number N         1 to 32 digits (required)\n"
@@ -425,22 +221,36 @@ static const struct command commands[] = {
      "                             maxParallelSessions, passReturnSeconds,\n"
      "                             sessionLingerSeconds, quarantineSeconds,\n"
      "                             definitionRefreshSeconds\n"
-     "  --iat UNIX                 signing time to record (default: now; for tests)\n"},
-    {"serve", cmd_not_yet, "serve --key FILE --listen HOST:PORT --state-dir DIR",
-     "Answer the sync requests of sites (not implemented yet).", NULL},
-    {"revoke", cmd_not_yet, "revoke --state-dir DIR NUMBER",
-     "Make the next sync of license NUMBER disable it (not implemented yet).", NULL},
-    {"export", cmd_not_yet, "export --key FILE --state-dir DIR NUMBER",
-     "Print a signed definition for an air-gapped site (not implemented yet).", NULL},
+     "  --iat UNIX                 signing time to record (default: now; for tests)\n"
+     "  --state-dir DIR            also record the key as the current definition of its\n"
+     "                             license number: the next sync hands it to the site\n"},
+    {"serve", authority_cmd_serve, "serve --key FILE --listen HOST:PORT --state-dir DIR",
+     "Answer the sync requests of sites (POST /v1/licenses/NUMBER/sync) and show what\n"
+     "is recorded (GET /v1/licenses/NUMBER). What it learns is kept in DIR across\n"
+     "restarts. Logs one JSON line per request on stderr; SIGTERM or SIGINT stops it.",
+     "  --key FILE          the authority's private key (required)\n"
+     "  --listen HOST:PORT  address to listen on, e.g. 127.0.0.1:8443 or [::1]:8443;\n"
+     "                      port 0 picks a free port (logged) (required)\n"
+     "  --state-dir DIR     state directory (created if missing) (required)\n"},
+    {"revoke", cmd_revoke, "revoke --state-dir DIR [--undo] NUMBER",
+     "Make the next sync of license NUMBER disable it (takes effect at once, even\n"
+     "while 'serve' runs).",
+     "  --state-dir DIR     state directory (required)\n"
+     "  --undo              lift the revocation instead\n"},
+    {"export", cmd_export, "export --key FILE --state-dir DIR NUMBER",
+     "Print a signed definition document for an air-gapped site: the current license\n"
+     "key of NUMBER (recorded by 'issue --state-dir' or the last sync), verified now.",
+     "  --key FILE          the authority's private key (required)\n"
+     "  --state-dir DIR     state directory (required)\n"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 static void print_usage(FILE *f)
 {
-    fprintf(f, "usage: %s COMMAND [options]\n\ncommands:\n", PROG);
+    fprintf(f, "usage: %s COMMAND [options]\n\ncommands:\n", AUTHORITY_PROG);
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(f, "  %s\n", commands[i].usage);
-    fprintf(f, "\n'%s COMMAND --help' describes a command.\n", PROG);
+    fprintf(f, "\n'%s COMMAND --help' describes a command.\n", AUTHORITY_PROG);
 }
 
 static const struct command *find_command(const char *name)
@@ -454,21 +264,21 @@ static const struct command *find_command(const char *name)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        errorf(NULL, "no command given (see '%s --help')", PROG);
+        authority_errorf(NULL, "no command given (see '%s --help')", AUTHORITY_PROG);
         return EXIT_USAGE;
     }
     const char *name = argv[1];
     if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
         const struct command *cmd = argc > 2 ? find_command(argv[2]) : NULL;
         if (cmd != NULL)
-            print_command_help(cmd, stdout);
+            authority_print_help(cmd, stdout);
         else
             print_usage(stdout);
         return 0;
     }
     const struct command *cmd = find_command(name);
     if (cmd == NULL) {
-        errorf(NULL, "unknown command '%s' (see '%s --help')", name, PROG);
+        authority_errorf(NULL, "unknown command '%s' (see '%s --help')", name, AUTHORITY_PROG);
         return EXIT_USAGE;
     }
     opterr = 0; /* bad_option() reports */

@@ -22,3 +22,17 @@ enum db_status db_license_apply(struct db_pool *p, const char *key, const char *
     PQclear(r);
     return s;
 }
+
+static const struct db_stmt q_definition = {
+    "definition_apply", "SELECT allot_definition_apply($1, $2, $3::jsonb, $4, $5)"};
+
+enum db_status db_definition_apply(struct db_pool *p, const char *now, const char *key,
+                                   const char *definition, const char *verified_at,
+                                   const char *revoked)
+{
+    const char *params[] = {now, key, definition, verified_at, revoked};
+    PGresult *r;
+    enum db_status s = db_query(p, &q_definition, 5, params, &r);
+    PQclear(r);
+    return s;
+}

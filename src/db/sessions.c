@@ -84,3 +84,15 @@ enum db_status db_reap(struct db_pool *p, const char *now, const char *idle_seco
     PQclear(r);
     return s;
 }
+
+static const struct db_stmt q_active = {
+    "sessions_active", "SELECT count(*) FROM sessions WHERE ended_at IS NULL"};
+
+enum db_status db_sessions_active(struct db_pool *p, long long *count)
+{
+    PGresult *r;
+    enum db_status s = db_query(p, &q_active, 0, NULL, &r);
+    *count = s == DB_OK ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+    PQclear(r);
+    return s;
+}

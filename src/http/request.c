@@ -108,6 +108,11 @@ void http_reply_error_extra_steal(struct http_request *r, enum http_error e,
     if (info->status == 503)
         http_add_header(r, "Retry-After", "2");
     r->error_type = info->type;
+    /* The model product's line for a refusal: errorType, statusCode, errorMessage. */
+    log_with(info->status >= 500 ? LOG_WARN : LOG_INFO, r->corr_id,
+             json_pack("{s:s, s:i, s:O}", "errorType", info->type, "statusCode", (int)info->status,
+                       "errorMessage", json_object_get(body, "message")),
+             "%s %s refused: %s", r->method, r->path, info->type);
     char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(body);
     if (text == NULL)

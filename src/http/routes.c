@@ -20,6 +20,8 @@ const struct http_route http_routes[] = {
 
     {"GET", "/license", api_license_get, ROLE_READ, false},
     {"PUT", "/license", api_license_put, ROLE_ADMIN, true},
+    {"PUT", "/license/definition", api_license_definition, ROLE_ADMIN, true},
+    {"POST", "/license/actions/sync", api_license_sync, ROLE_ADMIN, false},
 
     {"POST", "/allocations", api_allocations_create, ROLE_ADMIN, true},
     {"GET", "/allocations", api_allocations_list, ROLE_READ, false},

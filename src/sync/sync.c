@@ -1,0 +1,320 @@
+/* The sync thread.  It owns one database connection, on which it holds a
+ * session advisory lock for the whole of a sync, so that of several allotd
+ * instances on one database exactly one syncs at a time; the claim in the
+ * database (allot_sync_claim) makes each interval see one sync.  A reply is
+ * accepted only if it is signed by the authority and echoes this sync's nonce;
+ * anything else is a failed sync and lastVerifiedAt does not move. */
+#include "allot/sync.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "allot/app.h"
+#include "allot/jobs.h"
+#include "allot/license.h"
+#include "allot/log.h"
+#include "allot/metrics.h"
+#include "allot/sync_protocol.h"
+#include "sync/internal.h"
+
+#define SYNC_LOCK_KEY "7308812002"
+#define RETRY_MIN_S 5
+
+struct sync {
+    struct app *app;
+    struct db_pool *pool; /* this thread's own connection */
+    struct job *job;
+    pthread_mutex_t lock;
+    pthread_cond_t done;
+    bool force;
+    unsigned long requested, finished;
+    enum sync_outcome last;
+    char last_why[256];
+    int failures;
+    char site[SYNC_SITE_MAX + 1];
+};
+
+const char *sync_outcome_name(enum sync_outcome o)
+{
+    switch (o) {
+    case SYNC_OK: return "ok";
+    case SYNC_FAILED: return "failed";
+    case SYNC_OFFLINE: return "offline";
+    case SYNC_NO_LICENSE: return "no_license";
+    case SYNC_SKIPPED: return "skipped";
+    case SYNC_DB: return "database_unavailable";
+    }
+    return "failed";
+}
+
+static const struct db_stmt q_try_lock = {"sync_try_lock",
+                                          "SELECT pg_try_advisory_lock(" SYNC_LOCK_KEY ")"};
+static const struct db_stmt q_unlock = {"sync_unlock",
+                                        "SELECT pg_advisory_unlock(" SYNC_LOCK_KEY ")"};
+static const struct db_stmt q_claim = {"sync_claim",
+                                       "SELECT allot_sync_claim($1, $2, $3, $4)::text"};
+static const struct db_stmt q_record = {
+    "sync_record", "SELECT allot_sync_record($1, $2, $3, $4, $5, $6, $7, $8::jsonb)"};
+
+/* Jittered exponential backoff after failures, never longer than the interval. */
+static int64_t retry_seconds(const struct sync *s)
+{
+    int64_t interval = s->app->cfg->sync_interval;
+    int shift = s->failures < 10 ? s->failures : 10;
+    int64_t base = (int64_t)RETRY_MIN_S << shift;
+    if (base > interval)
+        base = interval;
+    return base / 2 + (int64_t)(random() % (base / 2 + 1));
+}
+
+static bool take_lock(struct db_conn *c, bool force)
+{
+    /* A forced sync waits a little for another instance's sync to finish. */
+    for (int i = 0; i < (force ? 100 : 1); i++) {
+        PGresult *r;
+        if (db_exec(c, &q_try_lock, 0, NULL, &r) != DB_OK)
+            return false;
+        bool got = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+        PQclear(r);
+        if (got)
+            return true;
+        usleep(100 * 1000);
+    }
+    return false;
+}
+
+static void log_failure(const char *why, const json_t *claim, int64_t now)
+{
+    int64_t verified = json_integer_value(json_object_get(claim, "lastVerifiedAt"));
+    int64_t grace = json_integer_value(json_object_get(claim, "offlineGrace"));
+    int64_t left = verified + grace - now;
+    char at[LIC_TIME_BUFSZ] = "";
+    lic_time_format(verified + grace, at, sizeof at);
+    json_t *extra = json_pack("{s:s, s:s, s:I}", "licenseNumber",
+                              json_string_value(json_object_get(claim, "licenseNumber")),
+                              "disabledAt", at, "secondsUntilDisabled", (json_int_t)left);
+    if (left > 0)
+        log_with(LOG_WARN, NULL, extra,
+                 "license sync failed: %s; licenses are disabled in %lldd %lldh %lldm (at %s) "
+                 "unless a sync succeeds", why, (long long)(left / 86400),
+                 (long long)(left % 86400 / 3600), (long long)(left % 3600 / 60), at);
+    else
+        log_with(LOG_ERROR, NULL, extra,
+                 "license sync failed: %s; licenses are disabled since %s: too much time has "
+                 "passed since the last license update", why, at);
+}
+
+/* Talks to the backend and checks the reply; fills the record parameters. */
+static bool exchange(struct sync *s, const json_t *claim, char **key, char **def,
+                     struct sync_reply *reply, char *why, size_t whylen)
+{
+    struct app *a = s->app;
+    struct sync_request req = {0};
+    if (sync_nonce_new(req.nonce) != 0) {
+        snprintf(why, whylen, "no randomness for a nonce");
+        return false;
+    }
+    snprintf(req.license_number, sizeof req.license_number, "%s",
+             json_string_value(json_object_get(claim, "licenseNumber")));
+    snprintf(req.site, sizeof req.site, "%s", s->site);
+    req.definition_issued_at = json_integer_value(json_object_get(claim, "issuedAt"));
+    char awhy[128];
+    if (!sync_assignments_parse(json_object_get(claim, "assignments"), &req.assignments, awhy,
+                                sizeof awhy)) {
+        snprintf(why, whylen, "cannot describe the assignments: %s", awhy);
+        return false;
+    }
+    json_t *body = sync_request_build(&req);
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    char *answer = NULL;
+    bool ok = text != NULL &&
+              sync_post(a->cfg->authority_url, req.license_number,
+                        json_string_value(json_object_get(claim, "key")), text,
+                        (long)a->cfg->sync_timeout, &answer, why, whylen);
+    free(text);
+    if (!ok)
+        return false;
+    char vwhy[200] = "";
+    enum lic_result res = sync_reply_verify(answer, a->authority_key, req.nonce,
+                                            req.license_number, reply, vwhy, sizeof vwhy);
+    free(answer);
+    if (res != LIC_OK) {
+        snprintf(why, whylen, "the backend's reply was refused: %s", vwhy);
+        return false;
+    }
+    if (strcmp(reply->definition, json_string_value(json_object_get(claim, "key"))) != 0) {
+        struct lic_license lic;
+        res = lic_verify_key(reply->definition, a->authority_key, app_wall_s(), &lic, NULL, vwhy,
+                             sizeof vwhy);
+        if (res != LIC_OK && res != LIC_EXPIRED) {
+            snprintf(why, whylen, "the backend's definition was refused: %s", vwhy);
+            sync_reply_free(reply);
+            return false;
+        }
+        json_t *canonical = lic_to_json(&lic);
+        *def = canonical ? json_dumps(canonical, JSON_COMPACT) : NULL;
+        json_decref(canonical);
+        *key = strdup(reply->definition);
+    }
+    return true;
+}
+
+static enum sync_outcome run_once(struct sync *s, bool force, char *why, size_t whylen)
+{
+    struct app *a = s->app;
+    if (a->cfg->authority_url == NULL || a->authority_key == NULL) {
+        snprintf(why, whylen, "no license backend is configured (ALLOT_AUTHORITY_URL and "
+                 "ALLOT_AUTHORITY_PUBLIC_KEY)");
+        return SYNC_OFFLINE;
+    }
+    struct db_conn *c;
+    if (db_acquire(s->pool, &c) != DB_OK) {
+        snprintf(why, whylen, "the database is unreachable");
+        return SYNC_DB;
+    }
+    if (!take_lock(c, force)) {
+        db_release(s->pool, c);
+        snprintf(why, whylen, "another allotd instance is syncing");
+        return SYNC_SKIPPED;
+    }
+    char now[40], interval[24], retry[24];
+    app_wall_pg(now);
+    snprintf(interval, sizeof interval, "%lld", (long long)a->cfg->sync_interval);
+    snprintf(retry, sizeof retry, "%lld", (long long)retry_seconds(s));
+    const char *cp[] = {now, interval, retry, force ? "true" : "false"};
+    PGresult *r;
+    enum sync_outcome out = SYNC_DB;
+    json_t *claim = NULL;
+    if (db_exec(c, &q_claim, 4, cp, &r) == DB_OK) {
+        if (!PQgetisnull(r, 0, 0)) {
+            json_error_t err;
+            claim = json_loads(PQgetvalue(r, 0, 0), 0, &err);
+        }
+        out = claim ? SYNC_OK : SYNC_SKIPPED;
+        PQclear(r);
+    }
+    if (claim != NULL) {
+        struct sync_reply reply = {0};
+        char *key = NULL, *def = NULL;
+        bool ok = exchange(s, claim, &key, &def, &reply, why, whylen);
+        char verified[24];
+        snprintf(verified, sizeof verified, "%lld", (long long)reply.verified_at);
+        app_wall_pg(now);
+        const char *rp[] = {now, json_string_value(json_object_get(claim, "licenseNumber")),
+                            ok ? "true" : "false", ok ? NULL : why, ok ? verified : NULL,
+                            ok ? (reply.revoked ? "true" : "false") : NULL, key, def};
+        if (db_exec(c, &q_record, 8, rp, &r) == DB_OK)
+            PQclear(r);
+        if (ok) {
+            s->failures = 0;
+            log_info(NULL, "license %s verified with the backend%s", rp[1],
+                     reply.revoked ? ": it is REVOKED" : "");
+        } else {
+            s->failures++;
+            log_failure(why, claim, app_wall_s());
+            out = SYNC_FAILED;
+        }
+        sync_reply_free(&reply);
+        free(key);
+        free(def);
+        json_decref(claim);
+    } else if (out == SYNC_SKIPPED && force) {
+        snprintf(why, whylen, "no license is applied");
+        out = SYNC_NO_LICENSE;
+    }
+    if (db_exec(c, &q_unlock, 0, NULL, &r) == DB_OK)
+        PQclear(r);
+    db_release(s->pool, c);
+    return out;
+}
+
+static int64_t tick(struct app *a, void *arg)
+{
+    (void)a;
+    struct sync *s = arg;
+    pthread_mutex_lock(&s->lock);
+    bool force = s->force;
+    unsigned long generation = s->requested;
+    s->force = false;
+    pthread_mutex_unlock(&s->lock);
+
+    char why[256] = "";
+    enum sync_outcome o = run_once(s, force, why, sizeof why);
+    if (o != SYNC_SKIPPED && o != SYNC_OFFLINE)
+        metrics_sync(s->app->metrics, sync_outcome_name(o));
+
+    pthread_mutex_lock(&s->lock);
+    s->last = o;
+    snprintf(s->last_why, sizeof s->last_why, "%s", why);
+    if (force)
+        s->finished = generation;
+    pthread_cond_broadcast(&s->done);
+    pthread_mutex_unlock(&s->lock);
+    /* After a failure, try again sooner; a claim in the database keeps several
+     * instances from all retrying at once. */
+    return o == SYNC_FAILED ? retry_seconds(s) * 1000 : 0;
+}
+
+struct sync *sync_start(struct app *a)
+{
+    struct sync *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return NULL;
+    s->app = a;
+    srandom((unsigned)(app_now_ms() ^ getpid()));
+    struct db_pool_options opt = {
+        .url = a->cfg->database_url,
+        .size = 1,
+        .acquire_timeout_ms = (int)a->cfg->db_acquire_timeout_ms,
+        .statement_timeout_ms = (int)a->cfg->db_statement_timeout_ms,
+        .connect_timeout_s = (int)a->cfg->db_connect_timeout,
+        .application_name = "allotd-sync",
+    };
+    s->pool = db_pool_new(&opt);
+    char host[128] = "allotd";
+    gethostname(host, sizeof host - 1);
+    snprintf(s->site, sizeof s->site, "%.120s:%d", host, (int)getpid());
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->done, NULL);
+    /* The thread wakes at least every 10 s so that a due sync (also one another
+     * instance failed to make) is never late by more than that. */
+    int64_t period = a->cfg->sync_interval < 10 ? a->cfg->sync_interval : 10;
+    s->job = job_start(a, "sync", period * 1000, tick, s);
+    if (s->pool == NULL || s->job == NULL) {
+        sync_stop(s);
+        return NULL;
+    }
+    job_wake(s->job); /* a first sync at start-up */
+    return s;
+}
+
+void sync_stop(struct sync *s)
+{
+    if (s == NULL)
+        return;
+    job_stop(s->job);
+    db_pool_free(s->pool);
+    pthread_mutex_destroy(&s->lock);
+    pthread_cond_destroy(&s->done);
+    free(s);
+}
+
+enum sync_outcome sync_now(struct sync *s, char *why, size_t whylen)
+{
+    pthread_mutex_lock(&s->lock);
+    unsigned long mine = ++s->requested;
+    s->force = true;
+    pthread_mutex_unlock(&s->lock);
+    job_wake(s->job);
+    pthread_mutex_lock(&s->lock);
+    while (s->finished < mine)
+        pthread_cond_wait(&s->done, &s->lock);
+    enum sync_outcome o = s->last;
+    snprintf(why, whylen, "%s", s->last_why);
+    pthread_mutex_unlock(&s->lock);
+    return o;
+}
