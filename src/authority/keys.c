@@ -79,7 +79,8 @@ int authority_cmd_keygen(const struct command *cmd, int argc, char **argv)
         const char *exists = access(keypath, F_OK) == 0 ? keypath
                              : access(pubpath, F_OK) == 0 ? pubpath : NULL;
         if (exists != NULL) {
-            authority_errorf(cmd, "%s already exists; use --force to replace the key pair", exists);
+            authority_errorf(cmd, "%s already exists; use --force to replace the key pair",
+                             exists);
             goto out;
         }
     }
@@ -126,8 +127,8 @@ static int set_units(const struct command *cmd, struct lic_license *lic,
                      enum lic_allotment_kind k, const char *opt, const char *arg)
 {
     if (!authority_parse_i64(arg, 0, LIC_UNITS_MAX, &lic->allotments[k].units))
-        return authority_usage_error(cmd, "%s: expected an integer from 0 to %lld, got '%s'", opt,
-                           (long long)LIC_UNITS_MAX, arg);
+        return authority_usage_error(cmd, "%s: expected an integer from 0 to %lld, got '%s'",
+                                     opt, (long long)LIC_UNITS_MAX, arg);
     lic->allotments[k].present = true;
     return 0;
 }
@@ -140,11 +141,12 @@ static int set_overage(const struct command *cmd, struct lic_license *lic, const
         return authority_usage_error(cmd, "--overage: expected NAME=N, got '%s'", arg);
     int k = lic_allotment_find(name);
     if (k < 0)
-        return authority_usage_error(cmd, "--overage: unknown allotment '%s' (professional, analyzer, "
-                           "analyzer_time)", name);
+        return authority_usage_error(cmd, "--overage: unknown allotment '%s' "
+                                     "(professional, analyzer, analyzer_time)", name);
     if (!authority_parse_i64(value, -1, LIC_UNITS_MAX, &lic->allotments[k].overage))
-        return authority_usage_error(cmd, "--overage %s: expected -1 (unbounded) or an integer from 0 "
-                           "to %lld, got '%s'", name, (long long)LIC_UNITS_MAX, value);
+        return authority_usage_error(cmd, "--overage %s: expected -1 (unbounded) or an "
+                                     "integer from 0 to %lld, got '%s'", name,
+                                     (long long)LIC_UNITS_MAX, value);
     lic->allotments[k].present = true;
     return 0;
 }
@@ -168,7 +170,7 @@ static int set_time_opt(const struct command *cmd, const char *opt, const char *
 {
     if (!lic_time_parse(arg, out))
         return authority_usage_error(cmd, "%s: expected an RFC 3339 time such as "
-                           "2025-01-31T00:00:00Z, got '%s'", opt, arg);
+                                     "2025-01-31T00:00:00Z, got '%s'", opt, arg);
     return 0;
 }
 
@@ -206,14 +208,15 @@ static int issue_option(const struct command *cmd, int c, struct lic_license *li
     case OPT_NUMBER:
         if (!copy_text(lic->license_number, sizeof lic->license_number, optarg) ||
             strspn(optarg, "0123456789") != strlen(optarg))
-            return authority_usage_error(cmd, "--license-number: expected 1 to %d digits, got '%s'",
-                               LIC_NUMBER_MAX, optarg);
+            return authority_usage_error(cmd, "--license-number: expected 1 to %d digits, "
+                                         "got '%s'", LIC_NUMBER_MAX, optarg);
         return 0;
     case OPT_ORG:
     case OPT_PRODUCT: {
         char *dst = c == OPT_ORG ? lic->organization : lic->product;
         if (!copy_text(dst, LIC_TEXT_MAX + 1, optarg))
-            return authority_usage_error(cmd, "%s: expected 1 to %d bytes of text", opt, LIC_TEXT_MAX);
+            return authority_usage_error(cmd, "%s: expected 1 to %d bytes of text", opt,
+                                         LIC_TEXT_MAX);
         return 0;
     }
     case OPT_FROM: *from_set = true; return set_time_opt(cmd, opt, optarg, &lic->valid_from);
@@ -224,8 +227,8 @@ static int issue_option(const struct command *cmd, int c, struct lic_license *li
     case OPT_OVERAGE: return set_overage(cmd, lic, optarg);
     case OPT_TOKENS:
         if (!authority_parse_i64(optarg, 0, LIC_UNITS_MAX, &lic->tokens))
-            return authority_usage_error(cmd, "--tokens: expected an integer from 0 to %lld, got '%s'",
-                               (long long)LIC_UNITS_MAX, optarg);
+            return authority_usage_error(cmd, "--tokens: expected an integer from 0 to %lld, "
+                                         "got '%s'", (long long)LIC_UNITS_MAX, optarg);
         lic->has_tokens = true;
         return 0;
     case OPT_CONVERSION:

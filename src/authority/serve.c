@@ -87,7 +87,7 @@ static enum MHD_Result reply(struct MHD_Connection *conn, struct request *r, uns
     MHD_destroy_response(resp);
     r->answered = true;
     r->status = status;
-    snprintf(r->message, sizeof r->message, "%s", message);
+    snprintf(r->message, sizeof r->message, "%.280s", message ? message : "");
     return ok;
 }
 
@@ -448,13 +448,13 @@ static int run(const struct command *cmd, struct server *s, const char *listen_a
                      MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
     struct MHD_Daemon *d = MHD_start_daemon(
         flags, port, NULL, NULL, on_request, s,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, /* first, so it gets every message */
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)THREADS,
         MHD_OPTION_CONNECTION_LIMIT, 256u,
         MHD_OPTION_CONNECTION_TIMEOUT, 30u,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_END);
     if (d == NULL) {
         authority_errorf(cmd, "cannot listen on %s (in use, or not an address of this machine)",

@@ -98,9 +98,10 @@ static void log_failure(const char *why, const json_t *claim, int64_t now)
                               "disabledAt", at, "secondsUntilDisabled", (json_int_t)left);
     if (left > 0)
         log_with(LOG_WARN, NULL, extra,
-                 "license sync failed: %s; licenses are disabled in %lldd %lldh %lldm (at %s) "
+                 "license sync failed: %s; licenses are disabled in %lldd %lldh %lldm %llds (at %s) "
                  "unless a sync succeeds", why, (long long)(left / 86400),
-                 (long long)(left % 86400 / 3600), (long long)(left % 3600 / 60), at);
+                 (long long)(left % 86400 / 3600), (long long)(left % 3600 / 60),
+                 (long long)(left % 60), at);
     else
         log_with(LOG_ERROR, NULL, extra,
                  "license sync failed: %s; licenses are disabled since %s: too much time has "
