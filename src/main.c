@@ -41,6 +41,7 @@ static bool load_config(struct config *cfg, bool need_db)
     char err[512];
     if (!config_load(cfg, env_lookup, NULL, need_db, err, sizeof err)) {
         fprintf(stderr, "allotd: %s\n", err);
+        config_free(cfg);
         return false;
     }
     enum log_level lvl = LOG_INFO;
@@ -95,24 +96,25 @@ static int cmd_healthcheck(void)
 
 /* The admin key of ALLOT_ADMIN_KEY is made sure of in the background while
  * the database is unreachable, so start-up does not depend on it. */
-static void *ensure_admin_key(void *arg)
+static int64_t ensure_admin_key(struct app *a, void *arg)
 {
-    struct app *a = arg;
-    for (int attempt = 0;; attempt++) {
-        enum db_status s = app_schema_ready(a) ? auth_ensure_admin_key(a, a->cfg->admin_key)
-                                               : DB_UNAVAILABLE;
-        if (s == DB_OK) {
-            log_info(NULL, "the admin key of ALLOT_ADMIN_KEY is in place");
-            return NULL;
-        }
-        if (s != DB_UNAVAILABLE) {
-            log_error(NULL, "could not store the admin key of ALLOT_ADMIN_KEY");
-            return NULL;
-        }
-        if (attempt == 0)
-            log_warn(NULL, "the admin key of ALLOT_ADMIN_KEY waits for the database");
-        sleep(2);
+    bool *done = arg;
+    if (*done)
+        return 3600 * 1000;
+    enum db_status s = app_schema_ready(a) ? auth_ensure_admin_key(a, a->cfg->admin_key)
+                                           : DB_UNAVAILABLE;
+    if (s == DB_OK) {
+        *done = true;
+        log_info(NULL, "the admin key of ALLOT_ADMIN_KEY is in place");
+        return 3600 * 1000;
     }
+    if (s != DB_UNAVAILABLE) {
+        *done = true;
+        log_error(NULL, "could not store the admin key of ALLOT_ADMIN_KEY");
+        return 3600 * 1000;
+    }
+    log_warn(NULL, "the admin key of ALLOT_ADMIN_KEY waits for the database");
+    return 2000;
 }
 
 static void exit_now(int sig)
@@ -143,23 +145,26 @@ static int cmd_serve(void)
     char err[256];
     if (!app_load_authority_key(&app, err, sizeof err)) {
         fprintf(stderr, "allotd: %s\n", err);
+        app_free(&app);
+        config_free(&cfg);
         return 2;
     }
     if (!app_schema_ready(&app))
         log_warn(NULL, "the database is unreachable or its schema is not current (this allotd "
                  "needs version %d); requests get 503 until `allotd migrate` has run",
                  db_schema_expected());
-    pthread_t admin_thread;
-    bool admin_started = cfg.admin_key != NULL &&
-                         pthread_create(&admin_thread, NULL, ensure_admin_key, &app) == 0;
-    if (admin_started)
-        pthread_detach(admin_thread);
-
     struct http_server *server = http_server_start(&app, err, sizeof err);
     if (server == NULL) {
         fprintf(stderr, "allotd: %s\n", err);
-        log_error(NULL, "%s", err);
+        app_free(&app);
+        config_free(&cfg);
         return 1;
+    }
+    bool admin_done = false;
+    struct job *admin = NULL;
+    if (cfg.admin_key != NULL) {
+        admin = job_start(&app, "admin-key", 2000, ensure_admin_key, &admin_done);
+        job_wake(admin);
     }
     struct job *reaper = reaper_start(&app);
     app.sync = sync_start(&app);
@@ -174,6 +179,7 @@ static int cmd_serve(void)
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     http_server_stop(server, cfg.shutdown_timeout);
     job_stop(reaper);
+    job_stop(admin);
     sync_stop(app.sync);
     log_info(NULL, "allotd stopped");
     app_free(&app);

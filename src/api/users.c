@@ -63,7 +63,8 @@ void api_users_get(struct http_request *r)
     if (id == NULL)
         return;
     json_t *user = NULL;
-    reply_user(r, db_user_get(http_app(r)->pool, id, &user), user, 200);
+    enum db_status s = db_user_get(http_app(r)->pool, id, &user);
+    reply_user(r, s, user, 200);
 }
 
 void api_users_update(struct http_request *r)

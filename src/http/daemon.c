@@ -293,7 +293,6 @@ struct http_server *http_server_start(struct app *a, char *err, size_t errlen)
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)a->cfg->request_timeout,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
         MHD_OPTION_END);
     if (s->mhd == NULL) {
         snprintf(err, errlen, "ALLOT_LISTEN: cannot listen on %s:%u (in use, or not an address of "

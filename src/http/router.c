@@ -5,7 +5,7 @@
 #include <string.h>
 
 /* Compares one pattern with a path segment by segment; a "{name}" segment
- * captures any non-empty segment. */
+ * captures any non-empty segment (copied into buf unless buf is NULL). */
 static bool pattern_matches(const char *pattern, const char *path, char *buf, size_t buflen,
                             const char *params[HTTP_MAX_PARAMS], size_t *nparams)
 {
@@ -17,12 +17,17 @@ static bool pattern_matches(const char *pattern, const char *path, char *buf, si
         size_t plen = strcspn(p, "/");
         size_t slen = strcspn(s, "/");
         if (plen > 1 && p[0] == '{' && p[plen - 1] == '}') {
-            if (slen == 0 || np == HTTP_MAX_PARAMS || used + slen + 1 > buflen)
+            if (slen == 0 || np == HTTP_MAX_PARAMS)
                 return false;
-            memcpy(buf + used, s, slen);
-            buf[used + slen] = '\0';
-            params[np++] = buf + used;
-            used += slen + 1;
+            if (buf != NULL) {
+                if (used + slen + 1 > buflen)
+                    return false;
+                memcpy(buf + used, s, slen);
+                buf[used + slen] = '\0';
+                params[np] = buf + used;
+                used += slen + 1;
+            }
+            np++;
         } else if (plen != slen || memcmp(p, s, plen) != 0) {
             return false;
         }
@@ -68,20 +73,16 @@ enum route_match http_route_match(const struct http_route *table, size_t n,
     *found = NULL;
     *nparams = 0;
     int best = -1;
+    const char *scratch[HTTP_MAX_PARAMS];
+    size_t nscratch;
     for (size_t i = 0; i < n; i++) {
-        const char *scratch[HTTP_MAX_PARAMS];
-        size_t nscratch;
-        char tmp[512];
         int lit = literal_segments(table[i].pattern);
-        if (lit > best && pattern_matches(table[i].pattern, path, tmp, sizeof tmp, scratch, &nscratch))
+        if (lit > best && pattern_matches(table[i].pattern, path, NULL, 0, scratch, &nscratch))
             best = lit;
     }
     for (size_t i = 0; i < n; i++) {
-        const char *scratch[HTTP_MAX_PARAMS];
-        size_t nscratch;
-        char tmp[512];
         if (literal_segments(table[i].pattern) != best ||
-            !pattern_matches(table[i].pattern, path, tmp, sizeof tmp, scratch, &nscratch))
+            !pattern_matches(table[i].pattern, path, NULL, 0, scratch, &nscratch))
             continue;
         path_known = true;
         allow_add(allow, allowlen, table[i].method);
@@ -89,7 +90,7 @@ enum route_match http_route_match(const struct http_route *table, size_t n,
             allow_add(allow, allowlen, "HEAD");
         if (*found == NULL && strcmp(table[i].method, want) == 0) {
             if (!pattern_matches(table[i].pattern, path, buf, buflen, params, nparams))
-                continue;
+                return ROUTE_NO_PATH; /* a segment too long to name anything */
             *found = &table[i];
         }
     }

@@ -351,3 +351,77 @@ const char *th_str(const struct th_resp *r, const char *member)
     const char *v = json_string_value(json_object_get(r->json, member));
     return v ? v : "";
 }
+
+/* ---- helpers of the migrate, outage, schema and shutdown tests ---------- */
+
+static void redirect(int fd, const char *path)
+{
+    int to = open(path ? path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (to >= 0) {
+        dup2(to, fd);
+        close(to);
+    }
+}
+
+int th_allotd_run(const char *arg, const char *const *env, const char *out_path,
+                  const char *err_path, int timeout_s)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        for (size_t i = 0; env != NULL && env[i] != NULL; i++) {
+            const char *eq = strchr(env[i], '=');
+            if (eq == NULL) {
+                unsetenv(env[i]);
+            } else {
+                char name[128];
+                snprintf(name, sizeof name, "%.*s", (int)(eq - env[i]), env[i]);
+                setenv(name, eq + 1, 1);
+            }
+        }
+        redirect(1, out_path);
+        redirect(2, err_path);
+        execl(allotd_path(), "allotd", arg, (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    for (int waited = 0; waitpid(pid, &status, WNOHANG) != pid; waited += 20) {
+        if (waited >= timeout_s * 1000) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            return -1;
+        }
+        sleep_ms(20);
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+char *th_file_text(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return NULL;
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (len + n + 1 > cap) {
+            cap = (len + n + 1) * 2;
+            char *grown = realloc(text, cap);
+            if (grown == NULL)
+                break;
+            text = grown;
+        }
+        memcpy(text + len, chunk, n);
+        len += n;
+    }
+    fclose(f);
+    if (text == NULL)
+        text = calloc(1, 1);
+    else
+        text[len] = '\0';
+    return text;
+}

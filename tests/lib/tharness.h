@@ -81,4 +81,14 @@ const char *th_str(const struct th_resp *r, const char *member);
 #define T_ERROR(resp, code, type) \
     do { T_EQ_INT((resp).status, code); T_EQ_STR(th_error_type(&(resp)), type); } while (0)
 
+/* ---- helpers of the migrate, outage, schema and shutdown tests ---------- */
+/* Runs `allotd ARG` (arg NULL: no argument) with env changes ("NAME=VALUE"
+ * sets, "NAME" alone unsets; NULL-terminated list, may be NULL); stdout and
+ * stderr go to the files given (NULL: /dev/null).  Killed after timeout_s.
+ * Returns the exit status, -1 when killed (by a signal or the timeout). */
+int th_allotd_run(const char *arg, const char *const *env, const char *out_path,
+                  const char *err_path, int timeout_s);
+/* The whole file as a malloc'd string, or NULL when it cannot be read. */
+char *th_file_text(const char *path);
+
 #endif
