@@ -220,13 +220,20 @@ CREATE FUNCTION allot_passes_out(p_rule uuid, p_now timestamptz) RETURNS bigint
     LANGUAGE sql STABLE
     RETURN (SELECT count(*) FROM login_passes p WHERE p.rule_id = p_rule AND p.returns_at > p_now);
 
--- Tokens taken: user access passes (live and quarantined), login groups, and
--- the passes of deleted login groups that have not returned (ten per token).
+-- Tokens held by login access groups: each group its tokens, or more while
+-- more of its passes are out (a group lowered below its passes in use keeps
+-- holding them), plus the passes of deleted groups that have not returned;
+-- ten passes to a token.
+CREATE FUNCTION allot_login_tokens_held(p_now timestamptz) RETURNS bigint
+    LANGUAGE sql STABLE
+    RETURN coalesce((SELECT sum(greatest(r.tokens, (allot_passes_out(r.id, p_now) + 9) / 10))
+                       FROM rules r WHERE r.access_type = 'login'), 0)
+         + (SELECT (count(*) + 9) / 10 FROM login_passes WHERE rule_id IS NULL AND returns_at > p_now);
+
+-- Tokens taken: user access passes (live and quarantined) and login groups.
 CREATE FUNCTION allot_tokens_used(p_now timestamptz) RETURNS bigint
     LANGUAGE sql STABLE
-    RETURN allot_type_used('user', p_now)
-         + coalesce((SELECT sum(tokens) FROM rules WHERE access_type = 'login'), 0)
-         + (SELECT (count(*) + 9) / 10 FROM login_passes WHERE rule_id IS NULL AND returns_at > p_now);
+    RETURN allot_type_used('user', p_now) + allot_login_tokens_held(p_now);
 
 -- Room for one more of a type (professional, analyzer: units; user: a token).
 CREATE FUNCTION allot_has_room(l license, p_type text, p_now timestamptz) RETURNS boolean

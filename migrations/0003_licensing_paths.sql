@@ -33,12 +33,13 @@ DECLARE
     a allocations;
     st text;
 BEGIN
+    -- Lock order everywhere: the user, then the license, then rules and months.
+    SELECT * INTO u FROM users WHERE id = p_user FOR UPDATE;
     SELECT * INTO l FROM license FOR UPDATE;
     st := allot_license_status(l, p_now);
     IF st = 'stale' THEN RETURN QUERY SELECT 'outdated', NULL::json; RETURN; END IF;
     IF st <> 'ok' THEN RETURN QUERY SELECT 'no_license', NULL::json; RETURN; END IF;
-    SELECT * INTO u FROM users WHERE id = p_user FOR SHARE;
-    IF NOT FOUND THEN RETURN QUERY SELECT 'unknown_user', NULL::json; RETURN; END IF;
+    IF u.id IS NULL THEN RETURN QUERY SELECT 'unknown_user', NULL::json; RETURN; END IF;
     SELECT * INTO a FROM allocations x
      WHERE x.user_ref = p_user AND x.type = p_type AND allot_alloc_counts(x, p_now)
      ORDER BY x.quarantine_end NULLS FIRST LIMIT 1;
@@ -87,6 +88,7 @@ DECLARE
     a allocations;
     st text;
 BEGIN
+    PERFORM 1 FROM users WHERE id = (SELECT user_ref FROM allocations WHERE id = p_id) FOR UPDATE;
     SELECT * INTO l FROM license FOR UPDATE;
     st := allot_license_status(l, p_now);
     IF st = 'stale' THEN RETURN QUERY SELECT 'outdated', NULL::json; RETURN; END IF;
@@ -117,9 +119,9 @@ DECLARE
     a allocations;
     q bigint := allot_quarantine_seconds();
 BEGIN
-    PERFORM 1 FROM license FOR UPDATE;
     PERFORM 1 FROM users WHERE id = p_user FOR UPDATE;
     IF NOT FOUND THEN RETURN false; END IF;
+    PERFORM 1 FROM license FOR UPDATE;
     UPDATE sessions SET ended_at = p_now, end_reason = 'user_deleted'
      WHERE user_ref = p_user AND ended_at IS NULL;
     FOR a IN SELECT * FROM allocations WHERE user_ref = p_user AND quarantine_end IS NULL LOOP
@@ -245,6 +247,16 @@ BEGIN
             CONTINUE WHEN v_rule IS NULL;
             snap := snap || jsonb_build_object(kind || 'Rule', true);
             SELECT * INTO l FROM license FOR UPDATE;  -- units are counted under this lock
+            -- The user's own allocation in quarantine still holds a unit: take it back.
+            UPDATE allocations x SET quarantine_end = NULL
+             WHERE x.id = (SELECT y.id FROM allocations y WHERE y.user_ref = u.id AND y.type = kind
+                             AND y.quarantine_end > p_now ORDER BY y.quarantine_end DESC LIMIT 1)
+            RETURNING x.id INTO v_alloc;
+            IF v_alloc IS NOT NULL THEN
+                snap := snap || jsonb_build_object(kind || 'UnitFree', true);
+                v_access := kind; v_via := 'dynamic_assignment';
+                EXIT;
+            END IF;
             IF allot_has_room(l, kind, p_now) THEN
                 snap := snap || jsonb_build_object(kind || 'UnitFree', true);
                 DELETE FROM allocations x WHERE x.user_ref = u.id AND x.type = kind
@@ -363,8 +375,14 @@ BEGIN
     ELSIF s.access_type = 'login' THEN
         SELECT * INTO p FROM login_passes WHERE id = s.login_pass_id;
         IF p.id IS NULL OR p.window_end <= p_now THEN
-            -- the window closed: activity uses another pass, if one is left
-            p := CASE WHEN u.id IS NULL THEN NULL ELSE allot_login_take(u, p_now, l) END;
+            -- the window closed: share a window another session of the user
+            -- opened since, else activity uses another pass, if one is left
+            SELECT * INTO p FROM login_passes x
+             WHERE x.user_ref = s.user_ref AND x.window_end > p_now AND x.rule_id IS NOT NULL
+             ORDER BY x.window_end DESC LIMIT 1;
+            IF p.id IS NULL AND u.id IS NOT NULL THEN
+                p := allot_login_take(u, p_now, l);
+            END IF;
             ok := p.id IS NOT NULL;
             IF ok THEN
                 UPDATE sessions SET login_pass_id = p.id, rule_id = p.rule_id WHERE id = s.id;
@@ -449,8 +467,7 @@ BEGIN
                 'used', coalesce((SELECT minutes FROM capacity_usage WHERE month = m), 0),
                 'quarantined', 0)),
         'tokens', json_build_object('total', l.tokens,
-            'allocated', coalesce((SELECT sum(tokens) FROM rules WHERE access_type = 'login'), 0)
-                       + (SELECT (count(*) + 9) / 10 FROM login_passes WHERE rule_id IS NULL AND returns_at > p_now),
+            'allocated', allot_login_tokens_held(p_now),
             'used', (SELECT count(*) FROM allocations a WHERE a.type = 'user' AND a.quarantine_end IS NULL),
             'quarantined', (SELECT count(*) FROM allocations a WHERE a.type = 'user' AND a.quarantine_end > p_now)),
         'parameters', json_build_object(
@@ -471,37 +488,52 @@ DECLARE
     params jsonb := p_def -> 'parameters';
     verified timestamptz;
     al jsonb;
+    units jsonb := '{}';
 BEGIN
     SELECT * INTO prev FROM license FOR UPDATE;
     verified := CASE WHEN prev.license_number = p_def ->> 'licenseNumber'
                      THEN greatest(prev.last_verified_at, iat) ELSE iat END;
-    DELETE FROM license;
-    INSERT INTO license (license_key, definition, license_number, organization, product,
-        valid_from, valid_to, issued_at, tokens, conversion_date,
+    FOR al IN SELECT * FROM jsonb_array_elements(p_def -> 'allotments') LOOP
+        units := units || jsonb_build_object(al ->> 'name', al);
+    END LOOP;
+    -- An upsert, never a delete: requests waiting on the row see the new one.
+    INSERT INTO license AS l (singleton, license_key, definition, license_number, organization,
+        product, valid_from, valid_to, issued_at,
+        professional_units, professional_overage, analyzer_units, analyzer_overage,
+        capacity_units, capacity_overage, tokens, conversion_date,
         offline_grace, capacity_unit, login_pass, max_parallel, pass_return, session_linger,
-        quarantine, definition_refresh, last_verified_at, last_sync_attempt_at, last_sync_error,
-        revoked, applied_at)
-    VALUES (p_key, p_def, p_def ->> 'licenseNumber', p_def ->> 'organization', p_def ->> 'product',
-        (p_def ->> 'validFrom')::timestamptz, (p_def ->> 'validTo')::timestamptz, iat,
+        quarantine, definition_refresh, last_verified_at, revoked, applied_at)
+    VALUES (true, p_key, p_def, p_def ->> 'licenseNumber', p_def ->> 'organization',
+        p_def ->> 'product', (p_def ->> 'validFrom')::timestamptz,
+        (p_def ->> 'validTo')::timestamptz, iat,
+        (units #>> '{professional,units}')::bigint,
+        coalesce((units #>> '{professional,overage}')::bigint, 0),
+        (units #>> '{analyzer,units}')::bigint,
+        coalesce((units #>> '{analyzer,overage}')::bigint, 0),
+        (units #>> '{analyzer_time,units}')::bigint,
+        coalesce((units #>> '{analyzer_time,overage}')::bigint, 0),
         coalesce((p_def ->> 'tokens')::bigint, 0), (p_def ->> 'conversionDate')::timestamptz,
         (params ->> 'offlineGraceSeconds')::bigint, (params ->> 'capacityUnitSeconds')::bigint,
         (params ->> 'loginPassSeconds')::bigint, (params ->> 'maxParallelSessions')::bigint,
         (params ->> 'passReturnSeconds')::bigint, (params ->> 'sessionLingerSeconds')::bigint,
         (params ->> 'quarantineSeconds')::bigint, (params ->> 'definitionRefreshSeconds')::bigint,
-        verified, prev.last_sync_attempt_at, prev.last_sync_error, false, p_now);
-    FOR al IN SELECT * FROM jsonb_array_elements(p_def -> 'allotments') LOOP
-        CASE al ->> 'name'
-        WHEN 'professional' THEN
-            UPDATE license SET professional_units = (al ->> 'units')::bigint,
-                               professional_overage = coalesce((al ->> 'overage')::bigint, 0);
-        WHEN 'analyzer' THEN
-            UPDATE license SET analyzer_units = (al ->> 'units')::bigint,
-                               analyzer_overage = coalesce((al ->> 'overage')::bigint, 0);
-        WHEN 'analyzer_time' THEN
-            UPDATE license SET capacity_units = (al ->> 'units')::bigint,
-                               capacity_overage = coalesce((al ->> 'overage')::bigint, 0);
-        END CASE;
-    END LOOP;
+        verified, false, p_now)
+    ON CONFLICT (singleton) DO UPDATE SET
+        license_key = EXCLUDED.license_key, definition = EXCLUDED.definition,
+        license_number = EXCLUDED.license_number, organization = EXCLUDED.organization,
+        product = EXCLUDED.product, valid_from = EXCLUDED.valid_from,
+        valid_to = EXCLUDED.valid_to, issued_at = EXCLUDED.issued_at,
+        professional_units = EXCLUDED.professional_units,
+        professional_overage = EXCLUDED.professional_overage,
+        analyzer_units = EXCLUDED.analyzer_units, analyzer_overage = EXCLUDED.analyzer_overage,
+        capacity_units = EXCLUDED.capacity_units, capacity_overage = EXCLUDED.capacity_overage,
+        tokens = EXCLUDED.tokens, conversion_date = EXCLUDED.conversion_date,
+        offline_grace = EXCLUDED.offline_grace, capacity_unit = EXCLUDED.capacity_unit,
+        login_pass = EXCLUDED.login_pass, max_parallel = EXCLUDED.max_parallel,
+        pass_return = EXCLUDED.pass_return, session_linger = EXCLUDED.session_linger,
+        quarantine = EXCLUDED.quarantine, definition_refresh = EXCLUDED.definition_refresh,
+        last_verified_at = EXCLUDED.last_verified_at, revoked = false,
+        applied_at = EXCLUDED.applied_at;
 END $$;
 
 -- POST and PATCH /allocations/rules (p_id NULL: create).  A login group takes

@@ -356,14 +356,3 @@ PGconn *db_pg(struct db_conn *c)
     return c->pg;
 }
 
-enum db_status db_query(struct db_pool *p, const struct db_stmt *stmt, int nparams,
-                        const char *const *params, PGresult **res)
-{
-    struct db_conn *c;
-    enum db_status s = db_acquire(p, &c);
-    if (s != DB_OK)
-        return s;
-    s = db_exec(c, stmt, nparams, params, res);
-    db_release(p, c);
-    return s;
-}

@@ -75,3 +75,21 @@ enum db_status db_tx(struct db_pool *p, enum db_isolation iso, db_tx_fn fn, void
         backoff(attempt);
     }
 }
+
+/* A single statement is a transaction of its own: a serialization failure or
+ * deadlock is retried like any other transaction's. */
+enum db_status db_query(struct db_pool *p, const struct db_stmt *stmt, int nparams,
+                        const char *const *params, PGresult **res)
+{
+    for (int attempt = 1;; attempt++) {
+        struct db_conn *c;
+        enum db_status s = db_acquire(p, &c);
+        if (s != DB_OK)
+            return s;
+        s = db_exec(c, stmt, nparams, params, res);
+        db_release(p, c);
+        if (s != DB_RETRY || attempt >= DB_TX_MAX_ATTEMPTS)
+            return s;
+        backoff(attempt);
+    }
+}
