@@ -532,7 +532,9 @@ BEGIN
         login_pass = EXCLUDED.login_pass, max_parallel = EXCLUDED.max_parallel,
         pass_return = EXCLUDED.pass_return, session_linger = EXCLUDED.session_linger,
         quarantine = EXCLUDED.quarantine, definition_refresh = EXCLUDED.definition_refresh,
-        last_verified_at = EXCLUDED.last_verified_at, revoked = false,
+        last_verified_at = EXCLUDED.last_verified_at,
+        -- only the backend lifts a revocation: applying the key again does not
+        revoked = l.revoked AND l.license_number = EXCLUDED.license_number,
         applied_at = EXCLUDED.applied_at;
 END $$;
 

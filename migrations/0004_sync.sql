@@ -58,9 +58,13 @@ BEGIN
     IF p_key IS NOT NULL AND p_key <> l.license_key THEN
         PERFORM allot_license_apply(p_key, p_def, p_now);
     END IF;
+    -- Revocation follows the newest word of the backend: an older document
+    -- (an air-gapped export made before the revocation) cannot lift it.
     UPDATE license SET
+        revoked = CASE WHEN to_timestamp(p_verified_at) >= last_verified_at THEN p_revoked
+                       ELSE revoked OR p_revoked END,
         last_verified_at = greatest(last_verified_at, least(to_timestamp(p_verified_at), p_now)),
-        revoked = p_revoked, last_sync_error = NULL;
+        last_sync_error = NULL;
     SELECT * INTO l FROM license;
     IF l.conversion_date IS NOT NULL AND l.conversion_date <= p_now THEN
         UPDATE sessions SET ended_at = p_now, end_reason = 'license_converted'

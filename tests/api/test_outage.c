@@ -209,10 +209,8 @@ static void test_before_outage(void)
     snprintf(path, sizeof path, "/users/%.39s", ids[0]);
     struct th_resp r;
     T_REQUIRE(th_req(&srv, "GET", path, TH_ADMIN_KEY, NULL, &r));
-    /* BUG: src/api/users.c api_users_get(): reply_user(r, db_user_get(..., &user),
-     * user, 200) reads `user` as an argument of the same call that fills it
-     * (unspecified order; gcc reads it first): the reply is a silent 500
-     * LICENSES-Internal and the user object leaks. */
+    /* Regression: GET /users/{id} once read its out-parameter in the same call
+     * that filled it (a silent 500 and a leak). */
     T_STATUS(r, 200);
     T_EQ_STR(th_str(&r, "id"), ids[0]);
     th_resp_free(&r);
@@ -351,12 +349,9 @@ static void test_quick_restart(void)
         }
         th_resp_free(&r);
     }
-    /* BUG: src/db/pool.c conn_idle_healthy(): PostgreSQL's fast shutdown sends
-     * FATAL 57P01 before closing; PQconsumeInput reads that message (the notice
-     * processor swallows it) without seeing EOF, PQstatus stays CONNECTION_OK,
-     * and the dead connection is handed out.  db_query (no retry, unlike
-     * db_tx) then answers 503 for the first requests after every restart,
-     * up to one per pooled connection. */
+    /* Regression: PostgreSQL's fast shutdown sends FATAL 57P01 before closing;
+     * an idle connection with input nobody asked for is now reopened
+     * (conn_idle_healthy), so no request after a restart gets a 503. */
     T_EQ_INT(refused, 0);
     long first;
     double took = create_when_back("back2", &first);
@@ -368,8 +363,7 @@ static void test_quick_restart(void)
     th_resp_free(&r);
 }
 
-/* Under sanitizers the exit status also reports leaks: the api_users_get
- * BUG above makes it non-zero there. */
+/* Under sanitizers the exit status also reports leaks. */
 static void test_sigterm_exits_0(void)
 {
     struct timespec t0;

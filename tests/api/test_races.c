@@ -248,10 +248,9 @@ static void start_and_allocate_round(const char *prefix)
             allocated++;
         }
     }
-    /* BUG: allot_session_start (migrations/0003) locks the user row, then the
-     * license row; allot_allocation_create and allot_user_delete lock the
-     * license row, then the user row.  PostgreSQL breaks the deadlock (40P01)
-     * and db_query (src/db/pool.c) answers 503 without retrying. */
+    /* Regression: session start and allocation once took the user and license
+     * rows in opposite orders and deadlocked (503); one lock order now, and
+     * single statements retry 40P01 like transactions. */
     T_EQ_INT(started, MAX_JOBS / 2);
     T_EQ_INT(allocated, MAX_JOBS / 2);
     char sql[256];
@@ -311,11 +310,8 @@ static void test_apply_while_allocating(void)
     run_all_put(jobs, MAX_JOBS, put);
     free(put);
     print_others(jobs, MAX_JOBS, 200, 201);
-    /* BUG: allot_license_apply (migrations/0003) replaces the row (DELETE +
-     * INSERT); a transaction waiting on "SELECT ... FROM license FOR UPDATE"
-     * then finds no row: allocations answer 403 NoLicense, dynamic starts 403
-     * NoAccessPass, and a concurrent PUT /license may answer 409 Conflict
-     * (the singleton key inserted twice). */
+    /* Regression: re-applying the license once replaced its row (DELETE +
+     * INSERT) and requests waiting on it found none; it is an upsert now. */
     T_EQ_INT(tally(jobs, MAX_JOBS, 200, NULL) + tally(jobs, MAX_JOBS, 201, NULL), MAX_JOBS);
 }
 

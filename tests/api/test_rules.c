@@ -247,9 +247,8 @@ static void test_login_group_lowered_with_passes_out(void)
     th_resp_free(&r);
     long long allocated, available;
     license_tokens(&allocated, &available);
-    /* BUG: allot_rule_save (migrations/0003) lowers tokens without counting
-     * the passes still out: the token they hold shows free and is given to a
-     * user pass, so 2 tokens are taken of 1 once the group is deleted. */
+    /* Regression: a group lowered below its passes still out keeps holding
+     * their token (allot_login_tokens_held), so it is not given away twice. */
     T_EQ_INT(available, 0);
     T_EQ_INT(tl_alloc(&site.srv, v, "user", NULL, err, sizeof err), 409);
     T_EQ_STR(err, "LICENSES-NoAvailableAllotment");

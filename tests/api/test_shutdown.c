@@ -90,9 +90,8 @@ static void bad_listen(const char *const *env)
     char *text = th_file_text(tmp_err);
     if (count_lines(text) != 1 || strstr(text ? text : "", "ALLOT_LISTEN") == NULL)
         diag_text("stderr", text);
-    /* BUG (sanitizer builds only): src/main.c load_config() returns on a bad
-     * value without config_free(), so the strings config_load() already
-     * copied leak and LeakSanitizer adds its report to the one line. */
+    /* Under sanitizers a leak on this path would add LeakSanitizer's report to
+     * the one line. */
     T_EQ_INT(count_lines(text), 1);
     T_CHECK(text != NULL && strstr(text, "ALLOT_LISTEN") != NULL);
     free(text);
@@ -134,11 +133,8 @@ static void test_listen_in_use(void)
     snprintf(url, sizeof url, "ALLOT_DATABASE_URL=%s", db.url);
     const char *env[] = {listen, url, NULL};
     int rc = th_allotd_run(NULL, env, tmp_out, tmp_err, 8);
-    /* BUG: src/http/daemon.c http_server_start() passes
-     * MHD_OPTION_LISTENING_ADDRESS_REUSE 1 (SO_REUSEPORT): a second allotd on a
-     * port in use starts and shares it (the kernel splits the connections
-     * between the two), so the "in use" error there never shows; here it
-     * serves until killed after 8 s (rc -1). */
+    /* Regression: with SO_REUSEPORT a second allotd once shared a port in use
+     * (the kernel splitting connections between the two); it must refuse. */
     T_CHECK(rc > 0);
     char *text = th_file_text(tmp_err);
     T_CHECK(text != NULL && strstr(text, "ALLOT_LISTEN") != NULL);
