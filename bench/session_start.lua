@@ -1,5 +1,6 @@
--- wrk script: POST /sessions for a random one of the seeded users, then end it
--- again so that the parallel-session limit never interferes.
+-- wrk script: POST /sessions for a random one of the seeded users.  The
+-- benchmark's license sets maxParallelSessions high, so the parallel-session
+-- limit never interferes and every request is a full grant.
 -- Environment: ALLOT_BENCH_KEY (an admin or proxy key), ALLOT_BENCH_USERS (count).
 local key = os.getenv("ALLOT_BENCH_KEY")
 local users = tonumber(os.getenv("ALLOT_BENCH_USERS") or "1000")
