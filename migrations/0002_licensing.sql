@@ -235,6 +235,12 @@ CREATE FUNCTION allot_tokens_used(p_now timestamptz) RETURNS bigint
     LANGUAGE sql STABLE
     RETURN allot_type_used('user', p_now) + allot_login_tokens_held(p_now);
 
+-- Tokens buy passes until the license's conversion date; after it the sync
+-- removes the token-based passes and none are handed out.
+CREATE FUNCTION allot_tokens_usable(l license, p_now timestamptz) RETURNS boolean
+    LANGUAGE sql STABLE
+    RETURN l.conversion_date IS NULL OR l.conversion_date > p_now;
+
 -- Room for one more of a type (professional, analyzer: units; user: a token).
 CREATE FUNCTION allot_has_room(l license, p_type text, p_now timestamptz) RETURNS boolean
     LANGUAGE sql STABLE
@@ -243,7 +249,7 @@ CREATE FUNCTION allot_has_room(l license, p_type text, p_now timestamptz) RETURN
             coalesce(allot_type_used('professional', p_now) < allot_limit(l.professional_units, l.professional_overage), true)
         WHEN 'analyzer' THEN l.analyzer_units IS NOT NULL AND
             coalesce(allot_type_used('analyzer', p_now) < allot_limit(l.analyzer_units, l.analyzer_overage), true)
-        WHEN 'user' THEN allot_tokens_used(p_now) < l.tokens
+        WHEN 'user' THEN allot_tokens_usable(l, p_now) AND allot_tokens_used(p_now) < l.tokens
         ELSE false END;
 
 -- Sessions of a user holding a slot: active, or ended within the linger.

@@ -165,6 +165,7 @@ DECLARE
     r rules;
     p login_passes;
 BEGIN
+    IF NOT allot_tokens_usable(l, p_now) THEN RETURN NULL; END IF;
     FOR r IN SELECT * FROM rules x WHERE x.access_type = 'login' AND allot_rule_matches(x, u)
               ORDER BY x.created_at, x.id FOR UPDATE LOOP
         IF allot_passes_out(r.id, p_now) < r.tokens * 10 THEN
@@ -477,11 +478,13 @@ BEGIN
             'quarantineSeconds', l.quarantine, 'definitionRefreshSeconds', l.definition_refresh));
 END $$;
 
--- PUT /license: stores a verified key.  The verification time is the key's
+-- PUT /license: stores a verified key and answers 'applied', or 'older' (and
+-- changes nothing) for a key of the applied license signed before the one in
+-- force: an old key never rolls a license back.  The verification time is the key's
 -- signing time (iat), and applying the same license again never moves it
 -- back nor forward past what was verified already.
 CREATE FUNCTION allot_license_apply(p_key text, p_def jsonb, p_now timestamptz)
-RETURNS void LANGUAGE plpgsql AS $$
+RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     prev license;
     iat timestamptz := to_timestamp((p_def ->> 'iat')::bigint);
@@ -491,6 +494,9 @@ DECLARE
     units jsonb := '{}';
 BEGIN
     SELECT * INTO prev FROM license FOR UPDATE;
+    IF prev.license_number = p_def ->> 'licenseNumber' AND iat < prev.issued_at THEN
+        RETURN 'older';
+    END IF;
     verified := CASE WHEN prev.license_number = p_def ->> 'licenseNumber'
                      THEN greatest(prev.last_verified_at, iat) ELSE iat END;
     FOR al IN SELECT * FROM jsonb_array_elements(p_def -> 'allotments') LOOP
@@ -536,6 +542,7 @@ BEGIN
         -- only the backend lifts a revocation: applying the key again does not
         revoked = l.revoked AND l.license_number = EXCLUDED.license_number,
         applied_at = EXCLUDED.applied_at;
+    RETURN 'applied';
 END $$;
 
 -- POST and PATCH /allocations/rules (p_id NULL: create).  A login group takes
@@ -556,7 +563,7 @@ BEGIN
         old_tokens := r.tokens;
     END IF;
     IF p_type = 'login' AND coalesce(p_tokens, old_tokens) > old_tokens
-       AND (l.singleton IS NULL
+       AND (l.singleton IS NULL OR NOT allot_tokens_usable(l, p_now)
             OR allot_tokens_used(p_now) + coalesce(p_tokens, old_tokens) - old_tokens > l.tokens) THEN
         RETURN QUERY SELECT 'no_allotment', NULL::json; RETURN;
     END IF;

@@ -77,7 +77,9 @@ BEGIN
 END $$;
 
 -- PUT /license/definition (air-gapped sites): a definition exported and signed
--- by the authority counts as a verification at the time it was signed.
+-- by the authority counts as a verification at the time it was signed.  An
+-- export older than the license in force does not roll the license back
+-- (allot_license_apply answers 'older'); its verification still counts.
 CREATE FUNCTION allot_definition_apply(p_now timestamptz, p_key text, p_def jsonb,
                                        p_verified_at bigint, p_revoked boolean)
 RETURNS void LANGUAGE plpgsql AS $$

@@ -32,6 +32,7 @@ enum db_status db_apikey_find(struct db_pool *p, const char *lookup, char id[40]
 
 /* The license (src/db/license.c).  now: a timestamptz literal (app_wall_pg). */
 enum db_status db_license_raw(struct db_pool *p, const char *now, json_t **out); /* NULL: none */
+/* DB_CONFLICT: an older key of the license in force (nothing changed). */
 enum db_status db_license_apply(struct db_pool *p, const char *key, const char *definition,
                                 const char *now);
 

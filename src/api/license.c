@@ -140,6 +140,12 @@ void api_license_put(struct http_request *r)
     enum db_status s = definition ? db_license_apply(a->pool, json_string_value(v[0]), definition, now)
                                   : DB_ERROR;
     free(definition);
+    if (s == DB_CONFLICT) {
+        http_reply_error(r, HTTP_ERR_CONFLICT, "key",
+                         "A newer key of license %s is applied: an older one cannot replace it",
+                         lic.license_number);
+        return;
+    }
     if (s != DB_OK) {
         api_reply_db(r, s);
         return;

@@ -1,4 +1,6 @@
 /* The site license row. */
+#include <string.h>
+
 #include "allot/store.h"
 
 static const struct db_stmt q_raw = {"license_raw", "SELECT allot_license_raw($1)::text"};
@@ -19,6 +21,8 @@ enum db_status db_license_apply(struct db_pool *p, const char *key, const char *
     const char *params[] = {key, definition, now};
     PGresult *r;
     enum db_status s = db_query(p, &q_apply, 3, params, &r);
+    if (s == DB_OK && strcmp(PQgetvalue(r, 0, 0), "older") == 0)
+        s = DB_CONFLICT;
     PQclear(r);
     return s;
 }

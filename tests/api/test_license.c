@@ -282,16 +282,26 @@ static void apply_iat(const char *number, int64_t iat, const char *grace)
                      "--iat", iat_text, "--param", grace_param, NULL));
 }
 
-/* Applying an older key of the same license again is no verification later
- * than the one already recorded; a newer key is. */
+/* An older key of the applied license is refused (409) and changes nothing:
+ * it can neither roll the license back nor move its verification; a newer key
+ * is a verification at its signing time. */
 static void test_verification_follows_signing_time(void)
 {
-    apply_iat("1000", good_iat - 900, "86400");
+    char iat_text[24];
+    snprintf(iat_text, sizeof iat_text, "%lld", (long long)(good_iat - 900));
+    char *old = tl_issue(&site.auth, "--license-number", "1000", "--professional", "9", "--iat",
+                         iat_text, "--param", "offlineGraceSeconds=86400", NULL);
     struct th_resp r;
+    T_REQUIRE(old != NULL);
+    T_CHECK(tl_put_license(&site.srv, old, &r));
+    free(old);
+    T_ERROR(r, 409, "LICENSES-Conflict");
+    T_EQ_STR(th_str(&r, "field"), "key");
+    th_resp_free(&r);
     T_CHECK(th_req(&site.srv, "GET", "/license", TH_ADMIN_KEY, NULL, &r));
+    T_EQ_INT(tl_int(tl_allotment(&r, "professional"), "units"), 5);
     T_EQ_STR(th_str(&r, "status"), "ok");
     T_EQ_INT(tl_time(r.json, "lastVerifiedAt"), good_iat);
-    T_EQ_INT(tl_time(r.json, "disabledAt"), good_iat + 86400);
     th_resp_free(&r);
 
     apply_iat("1000", good_iat + 50, "86400");

@@ -370,9 +370,8 @@ static void test_login_passes(void)
     T_EQ_INT(heartbeat(s1, NULL), 200);
     T_EQ_INT(th_sql_long(site.db.url, "SELECT count(*) FROM login_passes"), 2);
     T_EQ_INT(heartbeat(s2, NULL), 200);
-    /* BUG: the second session should share the window the first just opened
-     * (DOMAIN.md: up to maxParallelSessions sessions share the window);
-     * allot_session_heartbeat (migrations/0003) takes one more pass instead. */
+    /* Regression: the second session shares the window the first just opened
+     * (DOMAIN.md: up to maxParallelSessions sessions share the window). */
     T_EQ_INT(th_sql_long(site.db.url, "SELECT count(*) FROM login_passes"), 2);
 
     /* the other users take the passes that are left, then none is left */

