@@ -48,6 +48,8 @@ void api_sessions_heartbeat(struct http_request *r);
 
 /* Maps a failed database status to its reply: 409, 503 with Retry-After, 500. */
 void api_reply_db(struct http_request *r, enum db_status s);
+/* A resource: 201 with Location when status is 201, else status. */
+void api_reply_entity(struct http_request *r, unsigned status, json_t *body);
 /* Validates the JSON body against a spec; on failure replies 400 naming the
  * field and returns false. */
 bool api_body(struct http_request *r, const struct jspec *spec, size_t n, json_t **out);

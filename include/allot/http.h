@@ -73,7 +73,8 @@ const char *http_key_id(const struct http_request *r); /* id of the caller's key
 
 /* Replies: exactly one per request. */
 void http_reply_json_steal(struct http_request *r, unsigned status, json_t *body);
-void http_reply_created_steal(struct http_request *r, json_t *body, const char *location);
+/* 201 with Location: the request's path + "/" + the body's "id". */
+void http_reply_created_steal(struct http_request *r, json_t *body);
 void http_reply_empty(struct http_request *r, unsigned status);
 void http_reply_text(struct http_request *r, unsigned status, const char *content_type,
                      const char *text, size_t len);

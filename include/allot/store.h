@@ -95,6 +95,15 @@ enum db_status db_reap(struct db_pool *p, const char *now, const char *idle_seco
 
 enum db_status db_apikey_ensure_admin(struct db_pool *p, const char *lookup, const char *hash_hex);
 
+/* The keyset parameters of a list statement: the position after which to
+ * start (NULLs on the first page) and limit + 1 rows (to know if a next page
+ * exists). */
+struct db_page_args {
+    const char *after_ts, *after_id;
+    char limit[16];
+};
+void db_page_args(const struct api_page *page, struct db_page_args *out);
+
 /* Runs a statement that returns one JSON text row; DB_NOT_FOUND for no row or
  * a SQL NULL. */
 enum db_status db_one_json(struct db_pool *p, const struct db_stmt *q, int n,

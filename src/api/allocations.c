@@ -22,14 +22,7 @@ static void reply_outcome(struct http_request *r, struct db_outcome *o, unsigned
 {
     const char *st = o->status;
     if (strcmp(st, "ok") == 0) {
-        if (ok_status == 201) {
-            char location[80];
-            snprintf(location, sizeof location, "/allocations/%s",
-                     json_string_value(json_object_get(o->body, "id")));
-            http_reply_created_steal(r, o->body, location);
-        } else {
-            http_reply_json_steal(r, ok_status, o->body);
-        }
+        api_reply_entity(r, ok_status, o->body);
         return;
     }
     json_decref(o->body);

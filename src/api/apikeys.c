@@ -36,9 +36,7 @@ void api_apikeys_create(struct http_request *r)
     }
     json_object_set_new(key, "key", json_string(secret));
     memset(secret, 0, sizeof secret);
-    char location[96];
-    snprintf(location, sizeof location, "/apikeys/%s", json_string_value(json_object_get(key, "id")));
-    http_reply_created_steal(r, key, location);
+    http_reply_created_steal(r, key);
 }
 
 void api_apikeys_list(struct http_request *r)

@@ -40,6 +40,14 @@ void api_reply_db(struct http_request *r, enum db_status s)
     http_reply_error(r, HTTP_ERR_INTERNAL, NULL, NULL);
 }
 
+void api_reply_entity(struct http_request *r, unsigned status, json_t *body)
+{
+    if (status == 201)
+        http_reply_created_steal(r, body);
+    else
+        http_reply_json_steal(r, status, body);
+}
+
 bool api_body(struct http_request *r, const struct jspec *spec, size_t n, json_t **out)
 {
     const char *field = NULL;

@@ -60,14 +60,7 @@ static bool parse_match(struct http_request *r, json_t *match, char **groups, ch
 static void reply_outcome(struct http_request *r, struct db_outcome *o, unsigned ok_status)
 {
     if (strcmp(o->status, "ok") == 0) {
-        if (ok_status == 201) {
-            char location[96];
-            snprintf(location, sizeof location, "/allocations/rules/%s",
-                     json_string_value(json_object_get(o->body, "id")));
-            http_reply_created_steal(r, o->body, location);
-        } else {
-            http_reply_json_steal(r, ok_status, o->body);
-        }
+        api_reply_entity(r, ok_status, o->body);
         return;
     }
     json_decref(o->body);

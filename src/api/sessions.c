@@ -122,10 +122,7 @@ void api_sessions_start(struct http_request *r)
     if (result != NULL && strcmp(result, "Ok") == 0) {
         json_t *session = json_incref(json_object_get(out, "session"));
         json_decref(out);
-        char location[80];
-        snprintf(location, sizeof location, "/sessions/%s",
-                 json_string_value(json_object_get(session, "id")));
-        http_reply_created_steal(r, session, location);
+        http_reply_created_steal(r, session);
         return;
     }
     enum http_error e = d.error != CORE_ERROR_NONE ? error_of(d.error) : HTTP_ERR_NO_ACCESS_PASS;

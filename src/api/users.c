@@ -23,18 +23,10 @@ static const struct jspec update_spec[] = {
 
 static void reply_user(struct http_request *r, enum db_status s, json_t *user, unsigned status)
 {
-    if (s != DB_OK) {
+    if (s != DB_OK)
         api_reply_db(r, s);
-        return;
-    }
-    if (status == 201) {
-        char location[64];
-        snprintf(location, sizeof location, "/users/%s",
-                 json_string_value(json_object_get(user, "id")));
-        http_reply_created_steal(r, user, location);
-    } else {
-        http_reply_json_steal(r, status, user);
-    }
+    else
+        api_reply_entity(r, status, user);
 }
 
 void api_users_create(struct http_request *r)

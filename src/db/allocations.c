@@ -55,11 +55,10 @@ enum db_status db_allocation_get(struct db_pool *p, const char *id, const char *
 enum db_status db_allocation_list(struct db_pool *p, const struct allocation_filter *f,
                                   const char *now, const struct api_page *page, PGresult **out)
 {
-    char limit[16];
-    snprintf(limit, sizeof limit, "%d", page->limit + 1);
+    struct db_page_args pa;
+    db_page_args(page, &pa);
     const char *params[] = {f->type, f->user, f->quarantined,
-                            page->has_after ? page->after_ts : NULL,
-                            page->has_after ? page->after_id : NULL, now, limit};
+                            pa.after_ts, pa.after_id, now, pa.limit};
     return db_query(p, &q_list, 7, params, out);
 }
 
@@ -111,9 +110,8 @@ enum db_status db_rule_delete(struct db_pool *p, const char *id)
 
 enum db_status db_rule_list(struct db_pool *p, const struct api_page *page, PGresult **out)
 {
-    char limit[16];
-    snprintf(limit, sizeof limit, "%d", page->limit + 1);
-    const char *params[] = {page->has_after ? page->after_ts : NULL,
-                            page->has_after ? page->after_id : NULL, limit};
+    struct db_page_args pa;
+    db_page_args(page, &pa);
+    const char *params[] = {pa.after_ts, pa.after_id, pa.limit};
     return db_query(p, &q_rule_list, 3, params, out);
 }

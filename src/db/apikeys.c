@@ -41,10 +41,9 @@ enum db_status db_apikey_create(struct db_pool *p, const char *name, const char 
 
 enum db_status db_apikey_list(struct db_pool *p, const struct api_page *page, PGresult **out)
 {
-    char limit[16];
-    snprintf(limit, sizeof limit, "%d", page->limit + 1);
-    const char *params[] = {page->has_after ? page->after_ts : NULL,
-                            page->has_after ? page->after_id : NULL, limit};
+    struct db_page_args pa;
+    db_page_args(page, &pa);
+    const char *params[] = {pa.after_ts, pa.after_id, pa.limit};
     return db_query(p, &q_list, 3, params, out);
 }
 

@@ -40,3 +40,10 @@ enum db_status db_outcome_query(struct db_pool *p, const struct db_stmt *q, int 
     PQclear(r);
     return DB_OK;
 }
+
+void db_page_args(const struct api_page *page, struct db_page_args *out)
+{
+    out->after_ts = page->has_after ? page->after_ts : NULL;
+    out->after_id = page->has_after ? page->after_id : NULL;
+    snprintf(out->limit, sizeof out->limit, "%d", page->limit + 1);
+}

@@ -57,21 +57,19 @@ enum db_status db_session_get(struct db_pool *p, const char *id, json_t **out)
 enum db_status db_session_list(struct db_pool *p, const struct session_filter *f,
                                const struct api_page *page, PGresult **out)
 {
-    char limit[16];
-    snprintf(limit, sizeof limit, "%d", page->limit + 1);
-    const char *params[] = {f->user, f->active, page->has_after ? page->after_ts : NULL,
-                            page->has_after ? page->after_id : NULL, limit};
+    struct db_page_args pa;
+    db_page_args(page, &pa);
+    const char *params[] = {f->user, f->active, pa.after_ts, pa.after_id, pa.limit};
     return db_query(p, &q_list, 5, params, out);
 }
 
 enum db_status db_event_list(struct db_pool *p, const struct event_filter *f,
                              const struct api_page *page, PGresult **out)
 {
-    char limit[16];
-    snprintf(limit, sizeof limit, "%d", page->limit + 1);
+    struct db_page_args pa;
+    db_page_args(page, &pa);
     const char *params[] = {f->user, f->kind, f->result_code,
-                            page->has_after ? page->after_ts : NULL,
-                            page->has_after ? page->after_id : NULL, limit};
+                            pa.after_ts, pa.after_id, pa.limit};
     return db_query(p, &q_events, 6, params, out);
 }
 

@@ -51,11 +51,10 @@ enum db_status db_user_get(struct db_pool *p, const char *id, json_t **out)
 enum db_status db_user_list(struct db_pool *p, const struct user_filter *f,
                             const struct api_page *page, PGresult **out)
 {
-    char limit[16];
-    snprintf(limit, sizeof limit, "%d", page->limit + 1);
+    struct db_page_args pa;
+    db_page_args(page, &pa);
     const char *params[] = {f->user_directory, f->user_id, f->group,
-                            page->has_after ? page->after_ts : NULL,
-                            page->has_after ? page->after_id : NULL, limit};
+                            pa.after_ts, pa.after_id, pa.limit};
     return db_query(p, &q_list, 6, params, out);
 }
 

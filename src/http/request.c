@@ -67,8 +67,11 @@ void http_reply_json_steal(struct http_request *r, unsigned status, json_t *body
     set_reply(r, status, text, strlen(text), "application/json");
 }
 
-void http_reply_created_steal(struct http_request *r, json_t *body, const char *location)
+void http_reply_created_steal(struct http_request *r, json_t *body)
 {
+    const char *id = json_string_value(json_object_get(body, "id"));
+    char location[512];
+    snprintf(location, sizeof location, "%s/%s", r->path, id ? id : "");
     http_add_header(r, "Location", location);
     http_reply_json_steal(r, 201, body);
 }
