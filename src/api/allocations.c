@@ -18,8 +18,13 @@ static bool is_allocation_type(const char *t)
 }
 
 /* The words of the SQL functions (migrations/0003) as replies. */
-static void reply_outcome(struct http_request *r, struct db_outcome *o, unsigned ok_status)
+static void reply_outcome(struct http_request *r, enum db_status s, struct db_outcome *o,
+                          unsigned ok_status)
 {
+    if (s != DB_OK) {
+        api_reply_db(r, s);
+        return;
+    }
     const char *st = o->status;
     if (strcmp(st, "ok") == 0) {
         api_reply_entity(r, ok_status, o->body);
@@ -68,11 +73,7 @@ void api_allocations_create(struct http_request *r)
     app_wall_pg(now);
     struct db_outcome o;
     enum db_status s = db_allocation_create(http_app(r)->pool, user, type, now, &o);
-    if (s != DB_OK) {
-        api_reply_db(r, s);
-        return;
-    }
-    reply_outcome(r, &o, 201);
+    reply_outcome(r, s, &o, 201);
 }
 
 void api_allocations_get(struct http_request *r)
@@ -100,20 +101,14 @@ void api_allocations_delete(struct http_request *r)
     app_wall_pg(now);
     struct db_outcome o;
     enum db_status s = db_allocation_delete(http_app(r)->pool, id, now, &o);
-    if (s != DB_OK) {
-        api_reply_db(r, s);
-        return;
-    }
-    if (strcmp(o.status, "released") == 0) {
+    if (s == DB_OK && strcmp(o.status, "released") == 0) {
         json_decref(o.body);
         http_reply_empty(r, 204);
         return;
     }
-    if (strcmp(o.status, "quarantined") == 0) {
-        http_reply_json_steal(r, 200, o.body); /* removed: it counts until quarantineEnd */
-        return;
-    }
-    reply_outcome(r, &o, 200);
+    if (s == DB_OK && strcmp(o.status, "quarantined") == 0)
+        memcpy(o.status, "ok", sizeof "ok"); /* removed: it counts until quarantineEnd */
+    reply_outcome(r, s, &o, 200);
 }
 
 void api_allocations_reinstate(struct http_request *r)
@@ -125,11 +120,7 @@ void api_allocations_reinstate(struct http_request *r)
     app_wall_pg(now);
     struct db_outcome o;
     enum db_status s = db_allocation_reinstate(http_app(r)->pool, id, now, &o);
-    if (s != DB_OK) {
-        api_reply_db(r, s);
-        return;
-    }
-    reply_outcome(r, &o, 200);
+    reply_outcome(r, s, &o, 200);
 }
 
 void api_allocations_list(struct http_request *r)

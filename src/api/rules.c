@@ -57,8 +57,13 @@ static bool parse_match(struct http_request *r, json_t *match, char **groups, ch
     return true;
 }
 
-static void reply_outcome(struct http_request *r, struct db_outcome *o, unsigned ok_status)
+static void reply_outcome(struct http_request *r, enum db_status s, struct db_outcome *o,
+                          unsigned ok_status)
 {
+    if (s != DB_OK) {
+        api_reply_db(r, s);
+        return;
+    }
     if (strcmp(o->status, "ok") == 0) {
         api_reply_entity(r, ok_status, o->body);
         return;
@@ -104,11 +109,7 @@ void api_rules_create(struct http_request *r)
                                       dirs, login ? tokens : NULL, now, &o);
     free(groups);
     free(dirs);
-    if (s != DB_OK) {
-        api_reply_db(r, s);
-        return;
-    }
-    reply_outcome(r, &o, 201);
+    reply_outcome(r, s, &o, 201);
 }
 
 void api_rules_update(struct http_request *r)
@@ -145,11 +146,7 @@ void api_rules_update(struct http_request *r)
                        v[2] ? tokens : NULL, now, &o);
     free(groups);
     free(dirs);
-    if (s != DB_OK) {
-        api_reply_db(r, s);
-        return;
-    }
-    reply_outcome(r, &o, 200);
+    reply_outcome(r, s, &o, 200);
 }
 
 void api_rules_get(struct http_request *r)
