@@ -6,8 +6,11 @@
 -- enforced inside the transaction, under row locks:
 --   * the license row (FOR UPDATE) serialises everything that takes a unit or
 --     a token: allocations, dynamic assignment, login rules;
---   * the user row (FOR UPDATE) serialises the session starts of one user, so
---     the parallel-session limit is exact;
+--   * the user row (FOR UPDATE) serialises what one user's sessions do
+--     (starts, heartbeats, removals of their allocations), so the
+--     parallel-session limit is exact and a login window is shared;
+--   * locks are always taken in one order: the user, the license, rules and
+--     capacity months, then sessions and allocations;
 --   * a login rule row and a capacity month row serialise pass and minute use.
 -- The rules themselves are specified by the pure functions of src/core; allotd
 -- re-derives every session decision from the snapshot these functions return
@@ -261,10 +264,16 @@ CREATE FUNCTION allot_sessions_in_use(p_user uuid, p_now timestamptz, p_linger b
 
 -- An allocation is excess when more of its type count than the license allows
 -- and it is among the newest (the license shrank below what was assigned).
+-- User passes share the tokens with login groups, and after the conversion
+-- date none is usable.
 CREATE FUNCTION allot_alloc_excess(a allocations, l license, p_now timestamptz) RETURNS boolean
     LANGUAGE sql STABLE
     RETURN CASE a.type
-        WHEN 'user' THEN false
+        WHEN 'user' THEN NOT allot_tokens_usable(l, p_now)
+            OR (SELECT count(*) FROM allocations b
+                 WHERE b.type = 'user' AND allot_alloc_counts(b, p_now)
+                   AND (b.created_at, b.id) < (a.created_at, a.id))
+               + allot_login_tokens_held(p_now) >= l.tokens
         ELSE (SELECT count(*) FROM allocations b
                WHERE b.type = a.type AND allot_alloc_counts(b, p_now)
                  AND (b.created_at, b.id) < (a.created_at, a.id))
@@ -272,3 +281,28 @@ CREATE FUNCTION allot_alloc_excess(a allocations, l license, p_now timestamptz) 
                                      CASE a.type WHEN 'professional' THEN l.professional_overage ELSE l.analyzer_overage END),
                          9223372036854775807)
         END;
+
+-- What the site has known of each license number it ever applied, kept when
+-- the license in force is replaced by another: the newest key's signing
+-- time (an older key never rolls a license back), the backend's word on
+-- revocation (only the backend lifts it), and the last verification.
+CREATE TABLE license_history (
+    license_number   text PRIMARY KEY,
+    newest_issued_at timestamptz NOT NULL,
+    revoked          boolean NOT NULL,
+    last_verified_at timestamptz NOT NULL
+);
+
+CREATE FUNCTION allot_license_remember() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO license_history AS h (license_number, newest_issued_at, revoked, last_verified_at)
+    VALUES (NEW.license_number, NEW.issued_at, NEW.revoked, NEW.last_verified_at)
+    ON CONFLICT (license_number) DO UPDATE SET
+        newest_issued_at = greatest(h.newest_issued_at, EXCLUDED.newest_issued_at),
+        revoked = EXCLUDED.revoked,
+        last_verified_at = greatest(h.last_verified_at, EXCLUDED.last_verified_at);
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER license_remember AFTER INSERT OR UPDATE ON license
+    FOR EACH ROW EXECUTE FUNCTION allot_license_remember();

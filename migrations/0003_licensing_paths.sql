@@ -65,6 +65,8 @@ DECLARE
     a allocations;
     j json;
 BEGIN
+    -- The user first (the lock order of heartbeats, which touch the allocation).
+    PERFORM 1 FROM users WHERE id = (SELECT user_ref FROM allocations WHERE id = p_id) FOR UPDATE;
     SELECT * INTO a FROM allocations WHERE id = p_id FOR UPDATE;
     IF NOT FOUND OR NOT allot_alloc_counts(a, p_now) THEN
         RETURN QUERY SELECT 'not_found', NULL::json; RETURN;
@@ -165,7 +167,11 @@ DECLARE
     r rules;
     p login_passes;
 BEGIN
-    IF NOT allot_tokens_usable(l, p_now) THEN RETURN NULL; END IF;
+    -- no pass after the conversion date, nor while the groups hold more tokens
+    -- than a shrunk license has
+    IF NOT allot_tokens_usable(l, p_now) OR allot_tokens_used(p_now) > l.tokens THEN
+        RETURN NULL;
+    END IF;
     FOR r IN SELECT * FROM rules x WHERE x.access_type = 'login' AND allot_rule_matches(x, u)
               ORDER BY x.created_at, x.id FOR UPDATE LOOP
         IF allot_passes_out(r.id, p_now) < r.tokens * 10 THEN
@@ -177,6 +183,33 @@ BEGIN
         END IF;
     END LOOP;
     RETURN NULL;
+END $$;
+
+-- The end of the capacity block a user is in (another of their analyzer
+-- capacity sessions started it), or NULL.
+CREATE FUNCTION allot_user_block_end(p_user uuid, p_now timestamptz) RETURNS timestamptz
+    LANGUAGE sql STABLE
+    RETURN (SELECT max(x.capacity_block_end) FROM sessions x
+             WHERE x.user_ref = p_user AND x.ended_at IS NULL AND x.access_type = 'analyzer_time'
+               AND x.capacity_block_end > p_now);
+
+-- After the license's conversion date the token-based passes go: user access
+-- passes are removed, login groups lose their tokens and passes, and the
+-- sessions on them end.  Run by the sync, the reaper and when a license is
+-- applied; harmless to run again.
+CREATE FUNCTION allot_convert(p_now timestamptz) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    l license;
+BEGIN
+    SELECT * INTO l FROM license;
+    IF l.conversion_date IS NULL OR l.conversion_date > p_now THEN RETURN; END IF;
+    UPDATE sessions SET ended_at = p_now, end_reason = 'license_converted'
+     WHERE ended_at IS NULL AND access_type IN ('user', 'login');
+    DELETE FROM allocations WHERE type = 'user';
+    DELETE FROM login_passes;
+    UPDATE rules SET tokens = 0, modified_at = clock_timestamp()
+     WHERE access_type = 'login' AND tokens <> 0;
 END $$;
 
 -- POST /sessions: the license check, in DOMAIN.md's order.  Returns
@@ -277,6 +310,7 @@ BEGIN
         snap := snap || jsonb_build_object('loginGroup', true);
         SELECT * INTO p FROM login_passes x
          WHERE x.user_ref = u.id AND x.window_end > p_now AND x.rule_id IS NOT NULL
+           AND allot_tokens_usable(l, p_now)
          ORDER BY x.window_end DESC LIMIT 1;
         IF FOUND THEN
             snap := snap || jsonb_build_object('loginWindowOpen', true);
@@ -294,10 +328,14 @@ BEGIN
     IF v_access IS NULL AND EXISTS (SELECT 1 FROM rules x WHERE x.access_type = 'analyzer_time'
                                       AND allot_rule_matches(x, u)) THEN
         snap := snap || jsonb_build_object('capacityRule', true);
-        IF allot_capacity_charge(l, p_now) THEN
+        -- Blocks are the user's: a block another session of the user is in covers this one.
+        v_block := allot_user_block_end(u.id, p_now);
+        IF v_block IS NULL AND allot_capacity_charge(l, p_now) THEN
+            v_block := p_now + l.capacity_unit * interval '1 second';
+        END IF;
+        IF v_block IS NOT NULL THEN
             snap := snap || jsonb_build_object('capacityAvailable', true);
             v_access := 'analyzer_time'; v_via := 'capacity';
-            v_block := p_now + l.capacity_unit * interval '1 second';
         END IF;
     END IF;
 
@@ -325,6 +363,7 @@ BEGIN
 END $$;
 
 -- Ends a session and records why.
+-- An idle session ends at its idle deadline, so its linger starts there.
 CREATE FUNCTION allot_session_close(s sessions, p_now timestamptz, p_reason text, p_result text)
 RETURNS sessions LANGUAGE plpgsql AS $$
 DECLARE
@@ -352,11 +391,15 @@ DECLARE
     p login_passes;
     st text;
     ok boolean := true;
+    v_block timestamptz;
 BEGIN
+    -- The user first, as at session start: a user's heartbeats and session
+    -- starts take login passes and capacity blocks one at a time.
+    PERFORM 1 FROM users WHERE id = (SELECT user_ref FROM sessions WHERE id = p_session) FOR UPDATE;
     SELECT * INTO s FROM sessions WHERE id = p_session FOR UPDATE;
     IF NOT FOUND THEN RETURN json_build_object('result', 'NotFound'); END IF;
     IF s.ended_at IS NULL AND s.last_activity + p_idle * interval '1 second' <= p_now THEN
-        s := allot_session_close(s, p_now, 'idle', 'Ok');
+        s := allot_session_close(s, s.last_activity + p_idle * interval '1 second', 'idle', 'Ok');
     END IF;
     IF s.ended_at IS NOT NULL THEN
         RETURN json_build_object('result', 'Ended', 'session', allot_session_json(s));
@@ -369,7 +412,9 @@ BEGIN
                                  'session', allot_session_json(s));
     END IF;
     SELECT * INTO u FROM users WHERE id = s.user_ref;
-    IF s.access_type IN ('professional', 'analyzer', 'user') THEN
+    IF s.access_type IN ('user', 'login') AND NOT allot_tokens_usable(l, p_now) THEN
+        ok := false;  -- the license was converted: token passes are over
+    ELSIF s.access_type IN ('professional', 'analyzer', 'user') THEN
         UPDATE allocations SET last_used = p_now
          WHERE id = s.allocation_id AND quarantine_end IS NULL;
         ok := FOUND;
@@ -391,10 +436,13 @@ BEGIN
         END IF;
     ELSIF s.access_type = 'analyzer_time' THEN
         IF s.capacity_block_end IS NULL OR p_now >= s.capacity_block_end THEN
-            ok := allot_capacity_charge(l, p_now);
+            v_block := allot_user_block_end(s.user_ref, p_now);
+            IF v_block IS NULL AND allot_capacity_charge(l, p_now) THEN
+                v_block := p_now + l.capacity_unit * interval '1 second';
+            END IF;
+            ok := v_block IS NOT NULL;
             IF ok THEN
-                UPDATE sessions SET capacity_block_end = p_now + l.capacity_unit * interval '1 second'
-                 WHERE id = s.id;
+                UPDATE sessions SET capacity_block_end = v_block WHERE id = s.id;
             END IF;
         END IF;
     END IF;
@@ -431,10 +479,11 @@ BEGIN
     FOR s IN SELECT * FROM sessions
               WHERE ended_at IS NULL AND last_activity + p_idle * interval '1 second' <= p_now
               FOR UPDATE SKIP LOCKED LOOP
-        PERFORM allot_session_close(s, p_now, 'idle', 'Ok');
+        PERFORM allot_session_close(s, s.last_activity + p_idle * interval '1 second', 'idle', 'Ok');
         n := n + 1;
     END LOOP;
     DELETE FROM allocations WHERE quarantine_end IS NOT NULL AND quarantine_end <= p_now;
+    PERFORM allot_convert(p_now);
     RETURN n;
 END $$;
 
@@ -487,6 +536,7 @@ CREATE FUNCTION allot_license_apply(p_key text, p_def jsonb, p_now timestamptz)
 RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     prev license;
+    h license_history;
     iat timestamptz := to_timestamp((p_def ->> 'iat')::bigint);
     params jsonb := p_def -> 'parameters';
     verified timestamptz;
@@ -494,11 +544,11 @@ DECLARE
     units jsonb := '{}';
 BEGIN
     SELECT * INTO prev FROM license FOR UPDATE;
-    IF prev.license_number = p_def ->> 'licenseNumber' AND iat < prev.issued_at THEN
+    SELECT * INTO h FROM license_history WHERE license_number = p_def ->> 'licenseNumber';
+    IF h.newest_issued_at IS NOT NULL AND iat < h.newest_issued_at THEN
         RETURN 'older';
     END IF;
-    verified := CASE WHEN prev.license_number = p_def ->> 'licenseNumber'
-                     THEN greatest(prev.last_verified_at, iat) ELSE iat END;
+    verified := greatest(h.last_verified_at, iat);
     FOR al IN SELECT * FROM jsonb_array_elements(p_def -> 'allotments') LOOP
         units := units || jsonb_build_object(al ->> 'name', al);
     END LOOP;
@@ -523,7 +573,8 @@ BEGIN
         (params ->> 'loginPassSeconds')::bigint, (params ->> 'maxParallelSessions')::bigint,
         (params ->> 'passReturnSeconds')::bigint, (params ->> 'sessionLingerSeconds')::bigint,
         (params ->> 'quarantineSeconds')::bigint, (params ->> 'definitionRefreshSeconds')::bigint,
-        verified, false, p_now)
+        -- only the backend lifts a revocation: applying a key again does not
+        verified, coalesce(h.revoked, false), p_now)
     ON CONFLICT (singleton) DO UPDATE SET
         license_key = EXCLUDED.license_key, definition = EXCLUDED.definition,
         license_number = EXCLUDED.license_number, organization = EXCLUDED.organization,
@@ -539,9 +590,9 @@ BEGIN
         pass_return = EXCLUDED.pass_return, session_linger = EXCLUDED.session_linger,
         quarantine = EXCLUDED.quarantine, definition_refresh = EXCLUDED.definition_refresh,
         last_verified_at = EXCLUDED.last_verified_at,
-        -- only the backend lifts a revocation: applying the key again does not
-        revoked = l.revoked AND l.license_number = EXCLUDED.license_number,
+        revoked = EXCLUDED.revoked,
         applied_at = EXCLUDED.applied_at;
+    PERFORM allot_convert(p_now);
     RETURN 'applied';
 END $$;
 

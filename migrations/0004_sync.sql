@@ -65,15 +65,7 @@ BEGIN
                        ELSE revoked OR p_revoked END,
         last_verified_at = greatest(last_verified_at, least(to_timestamp(p_verified_at), p_now)),
         last_sync_error = NULL;
-    SELECT * INTO l FROM license;
-    IF l.conversion_date IS NOT NULL AND l.conversion_date <= p_now THEN
-        UPDATE sessions SET ended_at = p_now, end_reason = 'license_converted'
-         WHERE ended_at IS NULL AND access_type IN ('user', 'login');
-        DELETE FROM allocations WHERE type = 'user';
-        DELETE FROM login_passes;
-        UPDATE rules SET tokens = 0, modified_at = clock_timestamp()
-         WHERE access_type = 'login' AND tokens <> 0;
-    END IF;
+    PERFORM allot_convert(p_now);
 END $$;
 
 -- PUT /license/definition (air-gapped sites): a definition exported and signed

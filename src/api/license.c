@@ -141,8 +141,9 @@ void api_license_put(struct http_request *r)
                                   : DB_ERROR;
     free(definition);
     if (s == DB_CONFLICT) {
-        http_reply_error(r, HTTP_ERR_CONFLICT, "key",
-                         "A newer key of license %s is applied: an older one cannot replace it",
+        http_reply_error(r, HTTP_ERR_INVALID_LICENSE, "key",
+                         "The license key was refused: a newer key of license %s was applied "
+                         "before, and an older one never rolls a license back",
                          lic.license_number);
         return;
     }

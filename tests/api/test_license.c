@@ -282,7 +282,7 @@ static void apply_iat(const char *number, int64_t iat, const char *grace)
                      "--iat", iat_text, "--param", grace_param, NULL));
 }
 
-/* An older key of the applied license is refused (409) and changes nothing:
+/* An older key of the applied license is refused (400) and changes nothing:
  * it can neither roll the license back nor move its verification; a newer key
  * is a verification at its signing time. */
 static void test_verification_follows_signing_time(void)
@@ -295,7 +295,7 @@ static void test_verification_follows_signing_time(void)
     T_REQUIRE(old != NULL);
     T_CHECK(tl_put_license(&site.srv, old, &r));
     free(old);
-    T_ERROR(r, 409, "LICENSES-Conflict");
+    T_ERROR(r, 400, "LICENSES-InvalidLicense");
     T_EQ_STR(th_str(&r, "field"), "key");
     th_resp_free(&r);
     T_CHECK(th_req(&site.srv, "GET", "/license", TH_ADMIN_KEY, NULL, &r));
