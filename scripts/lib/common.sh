@@ -201,16 +201,25 @@ pg_conf_quote() {
 	printf "'%s'" "${1//\'/\'\'}"
 }
 
-# pg_start [--no-fsync] DATADIR PORT: initializes the cluster in DATADIR if it is
-# new, starts it on 127.0.0.1:PORT and waits until it answers.  A cluster that
-# already runs is reused as it is.  Sets PG_PORT to the port it listens on.
-# --no-fsync is for throw-away clusters: a crash may corrupt them.
+# pg_start [--no-fsync] [--password-file FILE] DATADIR PORT: initializes the
+# cluster in DATADIR if it is new, starts it on 127.0.0.1:PORT and waits until it
+# answers.  A cluster that already runs is reused as it is.  Sets PG_PORT to the
+# port it listens on.  --no-fsync is for throw-away clusters: a crash may
+# corrupt them.  --password-file makes a new cluster require that password
+# (scram-sha-256) instead of trusting every local connection.
 pg_start() {
-	local fsync=on
-	if [[ ${1:-} == --no-fsync ]]; then
-		fsync=off
+	local fsync=on pwfile=
+	while [[ ${1:-} == --* ]]; do
+		case $1 in
+		--no-fsync) fsync=off ;;
+		--password-file)
+			pwfile=$2
+			shift
+			;;
+		*) break ;;
+		esac
 		shift
-	fi
+	done
 	local datadir=$1 port=$2
 	local bin user socketdir initlog i
 	bin=$(pg_bin_dir) || return
@@ -229,14 +238,22 @@ pg_start() {
 	fi
 	if [[ ! -f $datadir/PG_VERSION ]]; then
 		initlog=$(mktemp)
-		if ! pg_as "$bin/initdb" -D "$datadir" --auth=trust \
+		local auth=(--auth=trust) pwcopy=
+		if [[ -n $pwfile ]]; then
+			# initdb runs as the cluster's user, who may not reach pwfile.
+			pwcopy=$(mktemp)
+			cat "$pwfile" >"$pwcopy"
+			[[ -n $user ]] && chown "$user:" "$pwcopy"
+			auth=(--auth=scram-sha-256 --pwfile="$pwcopy")
+		fi
+		if ! pg_as "$bin/initdb" -D "$datadir" "${auth[@]}" \
 			--username="$ALLOT_PG_USER" -E UTF8 --locale=C >"$initlog" 2>&1; then
 			cat "$initlog" >&2
-			rm -f "$initlog"
+			rm -f "$initlog" "$pwcopy"
 			log "initdb failed in $datadir"
 			return 1
 		fi
-		rm -f "$initlog"
+		rm -f "$initlog" "$pwcopy"
 		printf "\n# allot: the settings of each start\ninclude_if_exists = 'allot.conf'\n" \
 			>>"$datadir/postgresql.conf"
 	fi
@@ -288,7 +305,12 @@ pg_stop() {
 	pg_as "$bin/pg_ctl" -D "$datadir" -m fast -w -t 60 stop >/dev/null
 }
 
-# pg_url PORT DB: the connection URL of database DB of a private cluster.
+# pg_url PORT DB [PASSWORD]: the connection URL of database DB of a private
+# cluster.  The password is hex, so it needs no escaping in a URL.
 pg_url() {
-	printf 'postgresql://%s@127.0.0.1:%s/%s\n' "$ALLOT_PG_USER" "$1" "$2"
+	if [[ -n ${3:-} ]]; then
+		printf 'postgresql://%s:%s@127.0.0.1:%s/%s\n' "$ALLOT_PG_USER" "$3" "$1" "$2"
+	else
+		printf 'postgresql://%s@127.0.0.1:%s/%s\n' "$ALLOT_PG_USER" "$1" "$2"
+	fi
 }
