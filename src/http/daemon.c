@@ -226,8 +226,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     double seconds = (double)(mono_ns() - r->started_ns) / 1e9;
     unsigned status = r->replied ? r->status : 0;
-    json_t *extra = json_pack("{s:s, s:s, s:i, s:f}", "method", r->method, "path", r->path,
-                              "status", (int)status, "ms", seconds * 1000.0);
+    /* A path is client text: jansson refuses bytes that are not UTF-8. */
+    json_t *path = json_string(r->path);
+    json_t *extra = json_pack("{s:s?, s:o, s:i, s:f}", "method", r->method, "path",
+                              path ? path : json_string("(not UTF-8)"), "status", (int)status,
+                              "ms", seconds * 1000.0);
     if (extra != NULL && r->error_type != NULL) {
         json_object_set_new(extra, "errorType", json_string(r->error_type));
         json_object_set_new(extra, "statusCode", json_integer(status));
@@ -287,12 +290,12 @@ struct http_server *http_server_start(struct app *a, char *err, size_t errlen)
                      MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
     s->mhd = MHD_start_daemon(
         flags, a->cfg->listen_port, NULL, NULL, on_request, s,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, /* first, so every message comes here */
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)a->cfg->threads,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)a->cfg->max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)a->cfg->request_timeout,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_END);
     if (s->mhd == NULL) {
         snprintf(err, errlen, "ALLOT_LISTEN: cannot listen on %s:%u (in use, or not an address of "
