@@ -32,8 +32,9 @@ struct jspec {
 const char *jspec_check(const json_t *body, const struct jspec *spec, size_t n,
                         json_t **out, const char **field);
 
-/* A string acceptable as text: no control characters (C0, DEL, C1), at most
- * max code points and at least min.  jansson has already refused bad UTF-8. */
+/* A string acceptable as text: valid UTF-8 (jansson checks bodies, but query
+ * parameters come here unchecked), no control characters (C0, DEL, C1), at
+ * least min and at most max code points. */
 const char *jspec_text_ok(const char *s, int64_t min, int64_t max);
 
 #endif

@@ -30,6 +30,9 @@ struct cached_key {
 struct auth_cache {
     pthread_mutex_t lock;
     struct cached_key slots[CACHE_SLOTS];
+    /* Bumped by every clear: a lookup that started before a key was deleted
+     * must not put it back into the cache. */
+    unsigned long generation;
 };
 
 struct auth_cache *auth_cache_new(void)
@@ -53,6 +56,7 @@ void auth_cache_clear(struct auth_cache *c)
 {
     pthread_mutex_lock(&c->lock);
     memset(c->slots, 0, sizeof c->slots);
+    c->generation++;
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -141,6 +145,7 @@ enum auth_result auth_check(struct app *a, const char *secret, unsigned *role,
         *role = slot->role;
         memcpy(key_id, slot->id, AUTH_KEY_ID_LEN);
     }
+    unsigned long generation = c->generation;
     pthread_mutex_unlock(&c->lock);
     if (hit)
         return AUTH_OK;
@@ -158,10 +163,12 @@ enum auth_result auth_check(struct app *a, const char *secret, unsigned *role,
     snprintf(key_id, AUTH_KEY_ID_LEN, "%s", id);
 
     pthread_mutex_lock(&c->lock);
-    memcpy(slot->digest, digest, 32);
-    slot->role = *role;
-    memcpy(slot->id, key_id, AUTH_KEY_ID_LEN);
-    slot->expires_ms = now + AUTH_CACHE_SECONDS * 1000;
+    if (c->generation == generation) {
+        memcpy(slot->digest, digest, 32);
+        slot->role = *role;
+        memcpy(slot->id, key_id, AUTH_KEY_ID_LEN);
+        slot->expires_ms = now + AUTH_CACHE_SECONDS * 1000;
+    }
     pthread_mutex_unlock(&c->lock);
     return AUTH_OK;
 }

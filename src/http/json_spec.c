@@ -2,6 +2,39 @@
 
 #include <string.h>
 
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlongs, no
+ * surrogates, nothing above U+10FFFF), or 0. */
+static size_t utf8_sequence(const unsigned char *p)
+{
+    unsigned c = p[0];
+    if (c < 0x80)
+        return 1;
+    size_t n;
+    unsigned lo = 0x80, hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2;
+    else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        if (c == 0xe0)
+            lo = 0xa0;
+        else if (c == 0xed)
+            hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        if (c == 0xf0)
+            lo = 0x90;
+        else if (c == 0xf4)
+            hi = 0x8f;
+    } else
+        return 0;
+    if (p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (p[i] < 0x80 || p[i] > 0xbf)
+            return 0;
+    return n;
+}
+
 const char *jspec_text_ok(const char *s, int64_t min, int64_t max)
 {
     int64_t points = 0;
@@ -12,9 +45,11 @@ const char *jspec_text_ok(const char *s, int64_t min, int64_t max)
             return "must not contain control characters";
         if (c == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
             return "must not contain control characters"; /* C1 controls */
-        if ((c & 0xc0) != 0x80)
-            points++;
-        p++;
+        size_t n = utf8_sequence(p);
+        if (n == 0)
+            return "must be valid UTF-8";
+        points++;
+        p += n;
     }
     if (points < min)
         return min == 1 ? "must not be empty" : "is too short";

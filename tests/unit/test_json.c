@@ -220,6 +220,22 @@ static void test_arrays(void)
     T_CHECK(accepted("{\"name\":\"a\",\"groups\":[\"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\"]}"));
 }
 
+/* Query parameters reach jspec_text_ok without jansson's UTF-8 check. */
+static void test_text_utf8(void)
+{
+    T_CHECK(jspec_text_ok("plain", 1, 255) == NULL);
+    T_CHECK(jspec_text_ok("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 3, 3) == NULL); /* é € 😀 */
+    static const char *const bad[] = {
+        "\xff", "a\xc3", "\xc0\xaf",         /* stray byte, truncated, overlong '/' */
+        "\xe0\x80\xaf", "\xed\xa0\x80",     /* overlong, UTF-16 surrogate */
+        "\xf4\x90\x80\x80", "\x80", "\xf8\x88\x80\x80\x80", /* > U+10FFFF, lone, 5-byte */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const char *why = jspec_text_ok(bad[i], 0, 255);
+        T_CHECK(why != NULL && strcmp(why, "must be valid UTF-8") == 0);
+    }
+}
+
 static void test_text_ok(void)
 {
     T_CHECK(jspec_text_ok("", 0, 10) == NULL);
@@ -253,5 +269,6 @@ int main(void)
     T_RUN(test_control_characters);
     T_RUN(test_arrays);
     T_RUN(test_text_ok);
+    T_RUN(test_text_utf8);
     return t_done();
 }
