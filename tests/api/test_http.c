@@ -1,0 +1,520 @@
+/* The HTTP layer as a client sees it: routing (404, 405 + Allow, HEAD),
+ * correlation ids, authentication and roles, body limits, content types,
+ * malformed bodies, the shape of every error, /health, /ready and /metrics. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tharness.h"
+
+T_DEFINE_STATE;
+
+static struct th_db db;
+static struct th_server srv;
+static char auditor_key[128];
+static char proxy_key[128];
+
+#define MIB (1024u * 1024u)
+
+/* An error reply has exactly errorType, message, statusCode (= the HTTP
+ * status), corrId (= the X-Correlation-Id header), and field when given. */
+static void check_error_body(const struct th_resp *r, long status, const char *type,
+                             const char *field)
+{
+    T_EQ_INT(r->status, status);
+    T_EQ_STR(th_error_type(r), type);
+    T_CHECK(json_is_object(r->json));
+    T_EQ_INT(json_object_size(r->json), field ? 5 : 4);
+    T_CHECK(json_is_string(json_object_get(r->json, "message")));
+    T_CHECK(strlen(th_str(r, "message")) > 0);
+    T_CHECK(json_is_integer(json_object_get(r->json, "statusCode")));
+    T_EQ_INT(json_integer_value(json_object_get(r->json, "statusCode")), status);
+    T_CHECK(r->corr_id[0] != '\0');
+    T_EQ_STR(th_str(r, "corrId"), r->corr_id);
+    if (field != NULL)
+        T_EQ_STR(th_str(r, "field"), field);
+    T_CHECK(strncmp(r->content_type, "application/json", 16) == 0);
+}
+
+/* The server still answers after whatever the previous test sent it. */
+static void check_healthy(void)
+{
+    struct th_resp r;
+    T_CHECK(th_req(&srv, "GET", "/health", NULL, NULL, &r));
+    T_STATUS(r, 200);
+    th_resp_free(&r);
+}
+
+static bool is_hex32(const char *s)
+{
+    if (strlen(s) != 32)
+        return false;
+    for (const char *p = s; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') || (*p >= 'A' && *p <= 'F')))
+            return false;
+    return true;
+}
+
+static void make_key(const char *role, char *out, size_t len)
+{
+    char body[128];
+    snprintf(body, sizeof body, "{\"name\":\"http-%s\",\"role\":\"%s\"}", role, role);
+    struct th_resp r;
+    T_CHECK(th_req(&srv, "POST", "/apikeys", TH_ADMIN_KEY, body, &r));
+    T_STATUS(r, 201);
+    snprintf(out, len, "%s", th_str(&r, "key"));
+    th_resp_free(&r);
+}
+
+/* POSTs body to /users with the admin key and the given Content-Type (NULL:
+ * application/json) and extra header (may be NULL). */
+static void post_users(const char *content_type, const char *extra, const char *body, size_t len,
+                       struct th_resp *r)
+{
+    char ct[160];
+    snprintf(ct, sizeof ct, "Content-Type: %s", content_type ? content_type : "application/json");
+    const char *headers[] = {"Authorization: Bearer " TH_ADMIN_KEY, ct, extra, NULL};
+    T_CHECK(th_req_full(&srv, "POST", "/users", headers, body, len, r));
+}
+
+static void test_unknown_path_404(void)
+{
+    struct th_resp r;
+    T_CHECK(th_req(&srv, "GET", "/no/such/path", TH_ADMIN_KEY, NULL, &r));
+    check_error_body(&r, 404, "LICENSES-NotFound", NULL);
+    th_resp_free(&r);
+    /* Without a key too: a path that does not exist is not an auth question. */
+    T_CHECK(th_req(&srv, "GET", "/nothing", NULL, NULL, &r));
+    check_error_body(&r, 404, "LICENSES-NotFound", NULL);
+    th_resp_free(&r);
+    check_healthy();
+}
+
+static void test_method_not_allowed_405(void)
+{
+    struct th_resp r;
+    T_CHECK(th_req(&srv, "PUT", "/users", TH_ADMIN_KEY, "{}", &r));
+    check_error_body(&r, 405, "LICENSES-MethodNotAllowed", NULL);
+    T_CHECK(strstr(r.allow, "GET") != NULL);
+    T_CHECK(strstr(r.allow, "HEAD") != NULL);
+    T_CHECK(strstr(r.allow, "POST") != NULL);
+    T_CHECK(strstr(r.allow, "DELETE") == NULL);
+    th_resp_free(&r);
+    T_CHECK(th_req(&srv, "POST", "/users/00000000-0000-0000-0000-000000000000", TH_ADMIN_KEY,
+                   "{}", &r));
+    check_error_body(&r, 405, "LICENSES-MethodNotAllowed", NULL);
+    T_CHECK(strstr(r.allow, "GET") != NULL);
+    T_CHECK(strstr(r.allow, "PATCH") != NULL);
+    T_CHECK(strstr(r.allow, "DELETE") != NULL);
+    th_resp_free(&r);
+    check_healthy();
+}
+
+static void test_head(void)
+{
+    struct th_resp r;
+    T_CHECK(th_req(&srv, "HEAD", "/users", TH_ADMIN_KEY, NULL, &r));
+    T_STATUS(r, 200);
+    T_EQ_INT(r.body_len, 0);
+    T_CHECK(r.corr_id[0] != '\0');
+    th_resp_free(&r);
+    T_CHECK(th_req(&srv, "HEAD", "/users/6f1c2a3e-1111-4222-8333-944455556666", TH_ADMIN_KEY,
+                   NULL, &r));
+    T_STATUS(r, 404);
+    T_EQ_INT(r.body_len, 0);
+    th_resp_free(&r);
+    T_CHECK(th_req(&srv, "HEAD", "/health", NULL, NULL, &r));
+    T_STATUS(r, 200);
+    T_EQ_INT(r.body_len, 0);
+    th_resp_free(&r);
+}
+
+static void test_correlation_id(void)
+{
+    const char *given[] = {"X-Correlation-Id: test-corr-4711", NULL};
+    struct th_resp r;
+    T_CHECK(th_req_full(&srv, "GET", "/health", given, NULL, 0, &r));
+    T_STATUS(r, 200);
+    T_EQ_STR(r.corr_id, "test-corr-4711");
+    th_resp_free(&r);
+
+    T_CHECK(th_req(&srv, "GET", "/health", NULL, NULL, &r));
+    T_CHECK(is_hex32(r.corr_id));
+    char first[128];
+    snprintf(first, sizeof first, "%s", r.corr_id);
+    th_resp_free(&r);
+    T_CHECK(th_req(&srv, "GET", "/health", NULL, NULL, &r));
+    T_CHECK(is_hex32(r.corr_id));
+    T_CHECK(strcmp(first, r.corr_id) != 0);
+    th_resp_free(&r);
+
+    /* An id that is too long or could forge a log line is replaced. */
+    const char *bad[] = {"X-Correlation-Id: has spaces\" and quotes", NULL};
+    T_CHECK(th_req_full(&srv, "GET", "/health", bad, NULL, 0, &r));
+    T_STATUS(r, 200);
+    T_CHECK(is_hex32(r.corr_id));
+    th_resp_free(&r);
+    char longid[128] = "X-Correlation-Id: ";
+    memset(longid + strlen(longid), 'a', 100);
+    const char *too_long[] = {longid, NULL};
+    T_CHECK(th_req_full(&srv, "GET", "/health", too_long, NULL, 0, &r));
+    T_CHECK(is_hex32(r.corr_id));
+    th_resp_free(&r);
+
+    /* On an error the body names the same id, given or generated. */
+    const char *err_given[] = {"X-Correlation-Id: test-corr-err-1", NULL};
+    T_CHECK(th_req_full(&srv, "GET", "/nope", err_given, NULL, 0, &r));
+    T_EQ_STR(r.corr_id, "test-corr-err-1");
+    check_error_body(&r, 404, "LICENSES-NotFound", NULL);
+    th_resp_free(&r);
+    T_CHECK(th_req(&srv, "GET", "/users", NULL, NULL, &r));
+    T_CHECK(is_hex32(r.corr_id));
+    check_error_body(&r, 401, "LICENSES-Unauthorized", NULL);
+    th_resp_free(&r);
+}
+
+static void test_access_log_names_corr_id(void)
+{
+    const char *given[] = {"X-Correlation-Id: access-log-corr-99", NULL};
+    struct th_resp r;
+    T_CHECK(th_req_full(&srv, "GET", "/health", given, NULL, 0, &r));
+    T_STATUS(r, 200);
+    th_resp_free(&r);
+    T_CHECK(th_req(&srv, "GET", "/users/not-there/x", TH_ADMIN_KEY, NULL, &r));
+    char generated[160];
+    snprintf(generated, sizeof generated, "\"corrId\":\"%s\"", r.corr_id);
+    th_resp_free(&r);
+    /* A refusal is logged too (access line, maybe a warning): each names it. */
+    const char *refused[] = {"X-Correlation-Id: refusal-corr-7", NULL};
+    T_CHECK(th_req_full(&srv, "GET", "/users/log-marker-5150", refused, NULL, 0, &r));
+    T_STATUS(r, 401);
+    th_resp_free(&r);
+    /* The line is written when the request completes: allow it a moment. */
+    bool a = false, b = false, c = false;
+    for (int i = 0; i < 100 && !(a && b && c); i++) {
+        a = th_log_contains(&srv, "\"corrId\":\"access-log-corr-99\"");
+        b = th_log_contains(&srv, generated);
+        c = th_log_contains(&srv, "\"corrId\":\"refusal-corr-7\"");
+        if (!(a && b && c))
+            nanosleep(&(struct timespec){.tv_nsec = 20000000}, NULL);
+    }
+    T_CHECK(a);
+    T_CHECK(b);
+    T_CHECK(c);
+    FILE *f = fopen(srv.log_path, "r");
+    T_REQUIRE(f != NULL);
+    char line[8192];
+    int about = 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        if (strstr(line, "log-marker-5150") == NULL)
+            continue;
+        about++;
+        T_CHECK(strstr(line, "\"corrId\":\"refusal-corr-7\"") != NULL);
+    }
+    fclose(f);
+    T_CHECK(about >= 1);
+}
+
+static void test_unauthorized_401(void)
+{
+    struct th_resp r;
+    T_CHECK(th_req(&srv, "GET", "/users", NULL, NULL, &r));
+    check_error_body(&r, 401, "LICENSES-Unauthorized", NULL);
+    th_resp_free(&r);
+    T_CHECK(th_req(&srv, "GET", "/users", "allot_not_a_key_at_all_0000000000000", NULL, &r));
+    check_error_body(&r, 401, "LICENSES-Unauthorized", NULL);
+    th_resp_free(&r);
+    const char *basic[] = {"Authorization: Basic YWRtaW46YWRtaW4=", NULL};
+    T_CHECK(th_req_full(&srv, "GET", "/users", basic, NULL, 0, &r));
+    check_error_body(&r, 401, "LICENSES-Unauthorized", NULL);
+    th_resp_free(&r);
+    /* The admin secret as Basic credentials is no Bearer key either. */
+    const char *basic_admin[] = {"Authorization: Basic " TH_ADMIN_KEY, NULL};
+    T_CHECK(th_req_full(&srv, "GET", "/users", basic_admin, NULL, 0, &r));
+    check_error_body(&r, 401, "LICENSES-Unauthorized", NULL);
+    th_resp_free(&r);
+    const char *empty[] = {"Authorization: Bearer ", NULL};
+    T_CHECK(th_req_full(&srv, "GET", "/users", empty, NULL, 0, &r));
+    check_error_body(&r, 401, "LICENSES-Unauthorized", NULL);
+    th_resp_free(&r);
+    /* The scheme is case-insensitive (RFC 9110). */
+    const char *lower[] = {"Authorization: bearer " TH_ADMIN_KEY, NULL};
+    T_CHECK(th_req_full(&srv, "GET", "/users", lower, NULL, 0, &r));
+    T_STATUS(r, 200);
+    th_resp_free(&r);
+    /* A write without a key is refused before its body matters: no row. */
+    T_CHECK(th_req(&srv, "POST", "/users", NULL, "{\"userDirectory\":\"NOAUTH\",\"userId\":\"x\"}",
+                   &r));
+    check_error_body(&r, 401, "LICENSES-Unauthorized", NULL);
+    th_resp_free(&r);
+    T_EQ_INT(th_sql_long(db.url, "SELECT count(*) FROM users WHERE user_directory = 'NOAUTH'"), 0);
+}
+
+/* Expects status (200 or 403) from method path with key. */
+static void check_role(const char *key, const char *method, const char *path, const char *body,
+                       long want)
+{
+    struct th_resp r;
+    T_CHECK(th_req(&srv, method, path, key, body, &r));
+    if (r.status != want)
+        printf("#   %s %s: %ld, expected %ld\n", method, path, r.status, want);
+    if (want == 403)
+        check_error_body(&r, 403, "LICENSES-Forbidden", NULL);
+    else
+        T_STATUS(r, want);
+    th_resp_free(&r);
+}
+
+static void test_roles(void)
+{
+    T_REQUIRE(auditor_key[0] != '\0' && proxy_key[0] != '\0');
+    const char *body = "{\"userDirectory\":\"ROLES\",\"userId\":\"r1\"}";
+    /* auditor: every GET but /apikeys, no write */
+    check_role(auditor_key, "POST", "/users", body, 403);
+    T_EQ_INT(th_sql_long(db.url, "SELECT count(*) FROM users WHERE user_directory = 'ROLES'"), 0);
+    check_role(auditor_key, "GET", "/users", NULL, 200);
+    check_role(auditor_key, "GET", "/apikeys", NULL, 403);
+    check_role(auditor_key, "POST", "/apikeys", "{\"name\":\"x\",\"role\":\"admin\"}", 403);
+    check_role(auditor_key, "GET", "/metrics", NULL, 200);
+    /* proxy: reads users, nothing of /apikeys */
+    check_role(proxy_key, "GET", "/apikeys", NULL, 403);
+    check_role(proxy_key, "GET", "/users", NULL, 200);
+    check_role(proxy_key, "POST", "/users", body, 403);
+    T_EQ_INT(th_sql_long(db.url, "SELECT count(*) FROM users WHERE user_directory = 'ROLES'"), 0);
+    /* admin: everything */
+    check_role(TH_ADMIN_KEY, "GET", "/apikeys", NULL, 200);
+    check_role(TH_ADMIN_KEY, "POST", "/users", body, 201);
+    check_role(TH_ADMIN_KEY, "GET", "/users", NULL, 200);
+    T_EQ_INT(th_sql_long(db.url, "SELECT count(*) FROM users WHERE user_directory = 'ROLES'"), 1);
+}
+
+static void test_public_endpoints(void)
+{
+    struct th_resp r;
+    T_CHECK(th_req(&srv, "GET", "/health", NULL, NULL, &r));
+    T_STATUS(r, 200);
+    T_EQ_STR(th_str(&r, "status"), "ok");
+    th_resp_free(&r);
+    T_CHECK(th_req(&srv, "GET", "/ready", NULL, NULL, &r));
+    T_STATUS(r, 200);
+    th_resp_free(&r);
+    T_CHECK(th_req(&srv, "GET", "/metrics", NULL, NULL, &r));
+    check_error_body(&r, 401, "LICENSES-Unauthorized", NULL);
+    th_resp_free(&r);
+}
+
+static void test_metrics(void)
+{
+    T_REQUIRE(proxy_key[0] != '\0');
+    struct th_resp r;
+    T_CHECK(th_req(&srv, "GET", "/metrics", proxy_key, NULL, &r));
+    T_STATUS(r, 200);
+    T_CHECK(strncmp(r.content_type, "text/plain", 10) == 0);
+    T_REQUIRE(r.body != NULL);
+    T_CHECK(strstr(r.body, "allot_http_requests_total") != NULL);
+    T_CHECK(strstr(r.body, "allot_http_request_duration_seconds_bucket") != NULL);
+    T_CHECK(strstr(r.body, "allot_db_pool_in_use") != NULL);
+    /* Requests answered earlier are counted, by route. */
+    T_CHECK(strstr(r.body, "route=\"/health\"") != NULL);
+    th_resp_free(&r);
+}
+
+static void test_declared_too_large_413(void)
+{
+    struct th_resp r;
+    /* Declared over the limit, body never sent: refused from the headers. */
+    post_users(NULL, "Content-Length: 1048577", "{}", 2, &r);
+    check_error_body(&r, 413, "LICENSES-PayloadTooLarge", NULL);
+    th_resp_free(&r);
+    check_healthy();
+    post_users(NULL, "Content-Length: 99999999999", "{}", 2, &r);
+    check_error_body(&r, 413, "LICENSES-PayloadTooLarge", NULL);
+    th_resp_free(&r);
+    check_healthy();
+}
+
+static void test_chunked_too_large_413(void)
+{
+    size_t len = MIB + 4096;
+    char *body = malloc(len);
+    T_REQUIRE(body != NULL);
+    memset(body, ' ', len);
+    body[0] = '{';
+    body[len - 1] = '}';
+    struct th_resp r;
+    post_users(NULL, "Transfer-Encoding: chunked", body, len, &r);
+    check_error_body(&r, 413, "LICENSES-PayloadTooLarge", NULL);
+    th_resp_free(&r);
+    free(body);
+    T_EQ_INT(th_sql_long(db.url, "SELECT count(*) FROM users WHERE user_directory = 'BIG'"), 0);
+    check_healthy();
+}
+
+/* A JSON object of exactly len bytes: a user with an unknown padding field. */
+static char *padded_user(size_t len)
+{
+    const char *head = "{\"userDirectory\":\"BIG\",\"userId\":\"big\",\"pad\":\"";
+    char *body = malloc(len + 1);
+    if (body == NULL)
+        return NULL;
+    size_t h = strlen(head);
+    memcpy(body, head, h);
+    memset(body + h, 'a', len - h - 2);
+    body[len - 2] = '"';
+    body[len - 1] = '}';
+    body[len] = '\0';
+    return body;
+}
+
+static void test_exactly_limit_not_413(void)
+{
+    char *body = padded_user(MIB);
+    T_REQUIRE(body != NULL);
+    struct th_resp r;
+    post_users(NULL, NULL, body, MIB, &r);
+    check_error_body(&r, 400, "LICENSES-BadRequest", "pad");
+    th_resp_free(&r);
+    /* The same body sent chunked: also within the limit. */
+    post_users(NULL, "Transfer-Encoding: chunked", body, MIB, &r);
+    check_error_body(&r, 400, "LICENSES-BadRequest", "pad");
+    th_resp_free(&r);
+    free(body);
+    /* One byte more, with a real Content-Length: 413. */
+    body = padded_user(MIB + 1);
+    T_REQUIRE(body != NULL);
+    post_users(NULL, NULL, body, MIB + 1, &r);
+    if (r.status != 0) /* the server may close before curl has sent it all */
+        check_error_body(&r, 413, "LICENSES-PayloadTooLarge", NULL);
+    th_resp_free(&r);
+    free(body);
+    T_EQ_INT(th_sql_long(db.url, "SELECT count(*) FROM users WHERE user_directory = 'BIG'"), 0);
+    check_healthy();
+}
+
+static void test_media_type(void)
+{
+    const char *body = "{\"userDirectory\":\"MEDIA\",\"userId\":\"m1\"}";
+    struct th_resp r;
+    post_users("text/plain", NULL, body, strlen(body), &r);
+    check_error_body(&r, 415, "LICENSES-UnsupportedMediaType", NULL);
+    th_resp_free(&r);
+    post_users("application/jsonx", NULL, body, strlen(body), &r);
+    check_error_body(&r, 415, "LICENSES-UnsupportedMediaType", NULL);
+    th_resp_free(&r);
+    T_EQ_INT(th_sql_long(db.url, "SELECT count(*) FROM users WHERE user_directory = 'MEDIA'"), 0);
+    post_users("application/json; charset=utf-8", NULL, body, strlen(body), &r);
+    T_STATUS(r, 201);
+    th_resp_free(&r);
+    T_EQ_INT(th_sql_long(db.url, "SELECT count(*) FROM users WHERE user_directory = 'MEDIA'"), 1);
+    check_healthy();
+}
+
+/* Posts body to /users and expects a 400 with field (or none) and no new row. */
+static void check_bad_body(const char *body, size_t len, const char *field)
+{
+    long before = th_sql_long(db.url, "SELECT count(*) FROM users");
+    struct th_resp r;
+    post_users(NULL, NULL, body, len, &r);
+    if (r.status != 400)
+        printf("#   body %.60s: %ld %s\n", body, r.status, r.body ? r.body : "");
+    check_error_body(&r, 400, "LICENSES-BadRequest", field);
+    th_resp_free(&r);
+    T_EQ_INT(th_sql_long(db.url, "SELECT count(*) FROM users"), before);
+    check_healthy();
+}
+
+static void test_malformed_bodies_400(void)
+{
+    const char *cases[] = {
+        "{\"userDirectory\":\"BAD\",\"userId\":",
+        "{userDirectory: \"BAD\"}",
+        "not json",
+        "[{\"userDirectory\":\"BAD\",\"userId\":\"a1\"}]",
+        "\"a string\"",
+        "42",
+        "null",
+        "{\"userDirectory\":\"BAD\",\"userId\":\"a2\",\"userId\":\"a3\"}",
+        "{\"userDirectory\":\"BAD\",\"userId\":\"a4\"} trailing",
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_bad_body(cases[i], strlen(cases[i]), NULL);
+    /* A raw 0xff byte inside a string is not UTF-8. */
+    static const char bad_utf8[] = "{\"userDirectory\":\"BAD\",\"userId\":\"a\xff" "b\"}";
+    check_bad_body(bad_utf8, sizeof bad_utf8 - 1, NULL);
+    /* An overlong encoding of '/' and a lone surrogate escape neither. */
+    static const char overlong[] = "{\"userDirectory\":\"BAD\",\"userId\":\"\xc0\xaf\"}";
+    check_bad_body(overlong, sizeof overlong - 1, NULL);
+    static const char surrogate[] = "{\"userDirectory\":\"BAD\",\"userId\":\"\\ud800\"}";
+    check_bad_body(surrogate, sizeof surrogate - 1, NULL);
+    /* An empty body on a POST that needs one. */
+    check_bad_body("", 0, NULL);
+    /* A NUL escape would cut the string short in C: refused. */
+    static const char nul[] = "{\"userDirectory\":\"BAD\",\"userId\":\"a\\u0000b\"}";
+    check_bad_body(nul, sizeof nul - 1, NULL);
+    T_EQ_INT(th_sql_long(db.url, "SELECT count(*) FROM users WHERE user_directory = 'BAD'"), 0);
+}
+
+static void test_deep_nesting_400(void)
+{
+    size_t depth = 200000;
+    char *body = malloc(2 * depth);
+    T_REQUIRE(body != NULL);
+    memset(body, '[', depth);
+    memset(body + depth, ']', depth);
+    check_bad_body(body, 2 * depth, NULL);
+    free(body);
+}
+
+static void test_field_errors_name_field(void)
+{
+    const char *b1 = "{\"userDirectory\":\"BAD\"}";
+    check_bad_body(b1, strlen(b1), "userId");
+    const char *b2 = "{\"userDirectory\":\"BAD\",\"userId\":\"z\",\"extra\":1}";
+    check_bad_body(b2, strlen(b2), "extra");
+}
+
+/* SIGTERM ends allotd with status 0 (under AddressSanitizer: no leak). */
+static void test_server_stops_cleanly(void)
+{
+    T_EQ_INT(th_server_stop(&srv), 0);
+}
+
+int main(void)
+{
+    th_db_create(&db);
+    if (th_migrate(db.url) != 0) {
+        printf("Bail out! allotd migrate failed\n");
+        th_db_drop(&db);
+        return 1;
+    }
+    if (!th_server_start(&srv, db.url, NULL, true)) {
+        printf("Bail out! allotd did not start\n");
+        th_server_stop(&srv);
+        th_db_drop(&db);
+        return 1;
+    }
+    make_key("auditor", auditor_key, sizeof auditor_key);
+    make_key("proxy", proxy_key, sizeof proxy_key);
+
+    T_RUN(test_unknown_path_404);
+    T_RUN(test_method_not_allowed_405);
+    T_RUN(test_head);
+    T_RUN(test_correlation_id);
+    T_RUN(test_access_log_names_corr_id);
+    T_RUN(test_unauthorized_401);
+    T_RUN(test_roles);
+    T_RUN(test_public_endpoints);
+    T_RUN(test_metrics);
+    T_RUN(test_declared_too_large_413);
+    T_RUN(test_chunked_too_large_413);
+    T_RUN(test_exactly_limit_not_413);
+    T_RUN(test_media_type);
+    T_RUN(test_malformed_bodies_400);
+    T_RUN(test_deep_nesting_400);
+    T_RUN(test_field_errors_name_field);
+
+    T_RUN(test_server_stops_cleanly);
+    th_db_drop(&db);
+    return t_done();
+}
