@@ -214,9 +214,56 @@ CREATE FUNCTION allot_event_json(e session_events) RETURNS json
 -- Counting ---------------------------------------------------------------
 
 -- Allocations of a type that count (live and quarantined).
+-- Counting must stay flat as allocations grow to millions: a trigger keeps
+-- the number of rows of each type, and only the quarantined rows (a week's
+-- removals, through a partial index) are counted when asked.
+CREATE TABLE allocation_counts (
+    type text PRIMARY KEY,
+    n    bigint NOT NULL DEFAULT 0 CHECK (n >= 0)
+);
+INSERT INTO allocation_counts (type) VALUES ('professional'), ('analyzer'), ('user');
+
+CREATE FUNCTION allot_count_allocation() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        UPDATE allocation_counts SET n = n + 1 WHERE type = NEW.type;
+    ELSE
+        UPDATE allocation_counts SET n = n - 1 WHERE type = OLD.type;
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER allocations_count AFTER INSERT OR DELETE ON allocations
+    FOR EACH ROW EXECUTE FUNCTION allot_count_allocation();
+
+CREATE FUNCTION allot_count_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE allocation_counts SET n = 0;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER allocations_truncate AFTER TRUNCATE ON allocations
+    FOR EACH STATEMENT EXECUTE FUNCTION allot_count_truncate();
+
+CREATE INDEX allocations_quarantined ON allocations (type, quarantine_end)
+    WHERE quarantine_end IS NOT NULL;
+
+-- Quarantined allocations of a type: all, and those still counting at p_now.
+CREATE FUNCTION allot_type_quarantined(p_type text, p_now timestamptz) RETURNS bigint
+    LANGUAGE sql STABLE
+    RETURN (SELECT count(*) FROM allocations a
+             WHERE a.type = p_type AND a.quarantine_end IS NOT NULL AND a.quarantine_end > p_now);
+
+-- Live allocations of a type (not removed).
+CREATE FUNCTION allot_type_live(p_type text) RETURNS bigint
+    LANGUAGE sql STABLE
+    RETURN (SELECT n FROM allocation_counts WHERE type = p_type)
+         - (SELECT count(*) FROM allocations a WHERE a.type = p_type AND a.quarantine_end IS NOT NULL);
+
+-- Allocations of a type that count against the license: live and quarantined.
 CREATE FUNCTION allot_type_used(p_type text, p_now timestamptz) RETURNS bigint
     LANGUAGE sql STABLE
-    RETURN (SELECT count(*) FROM allocations a WHERE a.type = p_type AND allot_alloc_counts(a, p_now));
+    RETURN allot_type_live(p_type) + allot_type_quarantined(p_type, p_now);
 
 -- Login passes still out (not yet returned) of a rule.
 CREATE FUNCTION allot_passes_out(p_rule uuid, p_now timestamptz) RETURNS bigint
@@ -268,18 +315,29 @@ CREATE FUNCTION allot_sessions_in_use(p_user uuid, p_now timestamptz, p_linger b
 -- date none is usable.
 CREATE FUNCTION allot_alloc_excess(a allocations, l license, p_now timestamptz) RETURNS boolean
     LANGUAGE sql STABLE
-    RETURN CASE a.type
-        WHEN 'user' THEN NOT allot_tokens_usable(l, p_now)
-            OR (SELECT count(*) FROM allocations b
-                 WHERE b.type = 'user' AND allot_alloc_counts(b, p_now)
-                   AND (b.created_at, b.id) < (a.created_at, a.id))
-               + allot_login_tokens_held(p_now) >= l.tokens
-        ELSE (SELECT count(*) FROM allocations b
-               WHERE b.type = a.type AND allot_alloc_counts(b, p_now)
-                 AND (b.created_at, b.id) < (a.created_at, a.id))
-             >= coalesce(allot_limit(CASE a.type WHEN 'professional' THEN l.professional_units ELSE l.analyzer_units END,
-                                     CASE a.type WHEN 'professional' THEN l.professional_overage ELSE l.analyzer_overage END),
-                         9223372036854775807)
+    -- The exact rank is counted only when more are assigned than allowed, which
+    -- is rare: the usual answer costs two cheap counts.
+    RETURN CASE
+        WHEN a.type = 'user' AND NOT allot_tokens_usable(l, p_now) THEN true
+        WHEN a.type = 'user' THEN
+            CASE WHEN allot_type_used('user', p_now) + allot_login_tokens_held(p_now) <= l.tokens
+                 THEN false
+                 ELSE (SELECT count(*) FROM allocations b
+                        WHERE b.type = 'user' AND allot_alloc_counts(b, p_now)
+                          AND (b.created_at, b.id) < (a.created_at, a.id))
+                      + allot_login_tokens_held(p_now) >= l.tokens END
+        ELSE
+            CASE WHEN allot_type_used(a.type, p_now)
+                      <= coalesce(allot_limit(CASE a.type WHEN 'professional' THEN l.professional_units ELSE l.analyzer_units END,
+                                              CASE a.type WHEN 'professional' THEN l.professional_overage ELSE l.analyzer_overage END),
+                                  9223372036854775807)
+                 THEN false
+                 ELSE (SELECT count(*) FROM allocations b
+                        WHERE b.type = a.type AND allot_alloc_counts(b, p_now)
+                          AND (b.created_at, b.id) < (a.created_at, a.id))
+                      >= coalesce(allot_limit(CASE a.type WHEN 'professional' THEN l.professional_units ELSE l.analyzer_units END,
+                                              CASE a.type WHEN 'professional' THEN l.professional_overage ELSE l.analyzer_overage END),
+                                  9223372036854775807) END
         END;
 
 -- What the site has known of each license number it ever applied, kept when

@@ -28,9 +28,9 @@ BEGIN
         'lastVerifiedAt', extract(epoch FROM l.last_verified_at)::bigint,
         'offlineGrace', l.offline_grace,
         'assignments', json_build_object(
-            'professional', (SELECT count(*) FROM allocations WHERE type = 'professional' AND quarantine_end IS NULL),
-            'analyzer', (SELECT count(*) FROM allocations WHERE type = 'analyzer' AND quarantine_end IS NULL),
-            'userPasses', (SELECT count(*) FROM allocations WHERE type = 'user' AND quarantine_end IS NULL),
+            'professional', allot_type_live('professional'),
+            'analyzer', allot_type_live('analyzer'),
+            'userPasses', allot_type_live('user'),
             'loginTokens', coalesce((SELECT sum(tokens) FROM rules WHERE access_type = 'login'), 0),
             'capacityMinutesThisMonth', coalesce((SELECT minutes FROM capacity_usage WHERE month = m), 0),
             'quarantined', (SELECT count(*) FROM allocations WHERE quarantine_end > p_now)));
