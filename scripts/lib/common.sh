@@ -103,19 +103,26 @@ build_dir() {
 port_is_free() {
 	local port=$1
 	if command -v ss >/dev/null 2>&1; then
-		[[ -z $(ss -ltnH "sport = :$port" 2>/dev/null) ]]
+		# Any socket on the port counts, not only listeners: a client's local
+		# port makes a server's bind fail just the same.
+		[[ -z $(ss -tanH "sport = :$port" 2>/dev/null) ]]
 	else
 		! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null
 	fi
 }
-
-# free_port: prints a free TCP port, trying upwards from a random one in
-# 20000-60000.
 free_port() {
-	local start=$((20000 + RANDOM % 40000))
-	local i port
+	# Below the kernel's ephemeral range (net.ipv4.ip_local_port_range), so no
+	# client connection can take the port between this check and the bind.
+	local low=20000 high=32767
+	if [[ -r /proc/sys/net/ipv4/ip_local_port_range ]]; then
+		read -r high _ </proc/sys/net/ipv4/ip_local_port_range
+		high=$((high - 1))
+		((high > low + 1000)) || high=$((low + 1000))
+	fi
+	local span=$((high - low + 1)) start i port
+	start=$((RANDOM % span))
 	for ((i = 0; i < 500; i++)); do
-		port=$((20000 + (start - 20000 + i) % 40001))
+		port=$((low + (start + i) % span))
 		if port_is_free "$port"; then
 			printf '%s\n' "$port"
 			return 0
