@@ -2,7 +2,9 @@
 
 -- Claims the next sync for this site: NULL when none is applied, or when the
 -- last attempt is younger than the interval (p_retry after a failure) and the
--- sync is not forced.  allotd runs this under a session advisory lock held for
+-- sync is not forced.  Every reply carries the current definition, so the
+-- definition is refreshed at every sync; a sync interval longer than the
+-- license's definitionRefreshSeconds (24 hours) is shortened to it.  allotd runs this under a session advisory lock held for
 -- the whole sync, so one instance syncs at a time and each interval sees one
 -- sync, whatever the number of instances.
 CREATE FUNCTION allot_sync_claim(p_now timestamptz, p_interval bigint, p_retry bigint,
@@ -17,7 +19,8 @@ BEGIN
     IF NOT p_force AND l.last_sync_attempt_at IS NOT NULL
        AND l.last_sync_attempt_at <= p_now
        AND p_now < l.last_sync_attempt_at
-                   + (CASE WHEN l.last_sync_error IS NULL THEN p_interval ELSE p_retry END)
+                   + (CASE WHEN l.last_sync_error IS NULL
+                           THEN least(p_interval, l.definition_refresh) ELSE p_retry END)
                      * interval '1 second' THEN
         RETURN NULL;
     END IF;
