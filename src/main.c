@@ -153,13 +153,8 @@ static int cmd_serve(void)
         log_warn(NULL, "the database is unreachable or its schema is not current (this allotd "
                  "needs version %d); requests get 503 until `allotd migrate` has run",
                  db_schema_expected());
-    struct http_server *server = http_server_start(&app, err, sizeof err);
-    if (server == NULL) {
-        fprintf(stderr, "allotd: %s\n", err);
-        app_free(&app);
-        config_free(&cfg);
-        return 1;
-    }
+    /* The background threads start before the HTTP server, so that no handler
+     * can see them half set up. */
     bool admin_done = false;
     struct job *admin = NULL;
     if (cfg.admin_key != NULL) {
@@ -168,6 +163,16 @@ static int cmd_serve(void)
     }
     struct job *reaper = reaper_start(&app);
     app.sync = sync_start(&app);
+    struct http_server *server = http_server_start(&app, err, sizeof err);
+    if (server == NULL) {
+        fprintf(stderr, "allotd: %s\n", err);
+        job_stop(reaper);
+        job_stop(admin);
+        sync_stop(app.sync);
+        app_free(&app);
+        config_free(&cfg);
+        return 1;
+    }
     log_info(NULL, "allotd listening on %s:%u", cfg.listen_host, cfg.listen_port);
 
     int sig = 0;
