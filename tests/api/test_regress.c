@@ -25,18 +25,8 @@ T_DEFINE_STATE;
 
 static struct tl_site site; /* no backend, default reaper and idle timeout */
 
-static long q(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
 /* A count by SQL made from fmt. */
-static long q(const char *fmt, ...)
-{
-    char sql[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof sql, fmt, ap);
-    va_end(ap);
-    return th_sql_long(site.db.url, sql);
-}
+#define q(...) th_sql_longf(site.db.url, __VA_ARGS__)
 
 /* A refused start on the main server: status, errorType and resultCode. */
 static void expect_refused(const char *user, long status, const char *type, const char *result)
@@ -297,12 +287,7 @@ static void test_tokens_held_when_license_shrinks(void)
 
 /* ---- 4. no roll-back, no lifted revocation, through another number -------- */
 
-static struct authority {
-    pid_t pid;
-    struct th_server http; /* base URL only, for th_req */
-    char dir[128];
-    char log_path[160];
-} auth;
+static struct tl_backend auth;
 
 static const char *authority_bin(void)
 {
@@ -313,55 +298,15 @@ static const char *authority_bin(void)
 /* `allot-authority serve` on a free port with a fresh state directory. */
 static bool authority_start(void)
 {
-    auth.http.port = th_free_port();
-    snprintf(auth.http.base, sizeof auth.http.base, "http://127.0.0.1:%d", auth.http.port);
-    snprintf(auth.dir, sizeof auth.dir, "/tmp/allot-regress-XXXXXX");
-    if (mkdtemp(auth.dir) == NULL)
-        return false;
-    snprintf(auth.log_path, sizeof auth.log_path, "%s.authority.log", auth.dir);
-    char listen[64];
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", auth.http.port);
-    fflush(stdout);
-    auth.pid = fork();
-    if (auth.pid == 0) {
-        int fd = open(auth.log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        dup2(fd, 2);
-        execl(authority_bin(), "allot-authority", "serve", "--key", site.auth.key_path,
-              "--listen", listen, "--state-dir", auth.dir, (char *)NULL);
-        _exit(127);
-    }
-    bool up = false;
-    for (int i = 0; i < 200 && !up; i++) {
-        struct th_resp r;
-        if (!(up = th_req(&auth.http, "GET", "/v1/licenses/1", NULL, NULL, &r)))
-            tl_sleep_ms(50);
-        th_resp_free(&r);
-    }
-    return up;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
+    return tl_backend_init(&auth, "regress") && tl_backend_start(&auth, site.auth.key_path);
 }
 
 /* Stops it (SIGTERM) and removes its state; its exit status. */
 static int authority_stop(void)
 {
-    int status = -1;
-    if (auth.pid > 0 && kill(auth.pid, SIGTERM) == 0)
-        waitpid(auth.pid, &status, 0);
-    auth.pid = 0;
-    if (auth.dir[0] != '\0') {
-        nftw(auth.dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
-        if (t_state.failed_tests == 0 && !t_state.current_failed)
-            unlink(auth.log_path);
-        else
-            printf("# allot-authority's log: %s\n", auth.log_path);
-        auth.dir[0] = '\0';
-    }
-    return status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    int status = tl_backend_stop(&auth);
+    tl_backend_remove(&auth);
+    return status;
 }
 
 /* PUT /license of key: status and errorType; the license then in force. */

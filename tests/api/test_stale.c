@@ -22,71 +22,10 @@ T_DEFINE_STATE;
 #define OUTDATED "LICENSES-OutdatedLicense"
 #define OUTDATED_MSG "Too much time has passed since the last license update"
 
-/* ---- allot-authority serve, started and stopped by the test ---------------- */
-
-struct authority {
-    pid_t pid;
-    struct th_server http; /* base URL only, for th_req */
-    char dir[128];         /* state directory */
-    char log_path[256];
-};
-
-static bool authority_start(struct authority *a, const char *key_path)
-{
-    const char *bin = getenv("ALLOT_AUTHORITY");
-    char listen[64];
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", a->http.port);
-    fflush(stdout);
-    a->pid = fork();
-    if (a->pid == 0) {
-        int fd = open(a->log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        dup2(fd, 2);
-        execl(bin ? bin : "build/allot-authority", "allot-authority", "serve", "--key", key_path,
-              "--listen", listen, "--state-dir", a->dir, (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 200; i++) { /* up to 10 s */
-        struct th_resp r;
-        bool up = th_req(&a->http, "GET", "/v1/licenses/1", NULL, NULL, &r);
-        th_resp_free(&r);
-        if (up)
-            return true;
-        tl_sleep_ms(50);
-    }
-    printf("# allot-authority serve did not answer; its log: %s\n", a->log_path);
-    return false;
-}
-
-/* SIGTERM and wait; its exit status (0 expected), -1 when it had to be killed. */
-static int authority_stop(struct authority *a)
-{
-    if (a->pid <= 0)
-        return -1;
-    kill(a->pid, SIGTERM);
-    int status = 0;
-    for (int i = 0; i < 300; i++) {
-        if (waitpid(a->pid, &status, WNOHANG) == a->pid) {
-            a->pid = 0;
-            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        }
-        tl_sleep_ms(50);
-    }
-    kill(a->pid, SIGKILL);
-    waitpid(a->pid, &status, 0);
-    a->pid = 0;
-    return -1;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
-}
-
 /* ---- state shared by the steps ------------------------------------------------- */
 
 static struct tl_site site;
-static struct authority auth;
+static struct tl_backend auth;
 static char env_url[128];
 static char alice[TL_ID_LEN], bob[TL_ID_LEN], carol[TL_ID_LEN], dave[TL_ID_LEN], erin[TL_ID_LEN];
 static char a_alice[TL_ID_LEN], a_bob[TL_ID_LEN], a_carol[TL_ID_LEN], a_dave[TL_ID_LEN];
@@ -228,7 +167,7 @@ static void test_site_at_work(void)
 static void test_backend_gone_is_visible(void)
 {
     struct th_resp r;
-    T_EQ_INT(authority_stop(&auth), 0);
+    T_EQ_INT(tl_backend_stop(&auth), 0);
     get_license(&r);
     verified_before = tl_time(r.json, "lastVerifiedAt");
     th_resp_free(&r);
@@ -350,7 +289,7 @@ static void test_stale_keeps_reads_and_deletions(void)
 
 static void test_backend_back_everything_works(void)
 {
-    T_REQUIRE(authority_start(&auth, site.auth.key_path));
+    T_REQUIRE(tl_backend_start(&auth, site.auth.key_path));
     struct th_resp r;
     T_CHECK(th_req(&site.srv, "POST", "/license/actions/sync", TH_ADMIN_KEY, NULL, &r));
     T_STATUS(r, 200);
@@ -409,23 +348,19 @@ static void test_stop_cleanly(void)
     T_CHECK(log != NULL && strstr(log, key) == NULL && strstr(log, "sync answered") != NULL);
     free(log);
     free(key);
-    T_EQ_INT(authority_stop(&auth), 0);
+    T_EQ_INT(tl_backend_stop(&auth), 0);
     T_EQ_INT(th_server_stop(&site.srv), 0);
 }
 
 int main(void)
 {
-    auth.http.port = th_free_port();
-    snprintf(auth.http.base, sizeof auth.http.base, "http://127.0.0.1:%d", auth.http.port);
+    bool made = tl_backend_init(&auth, "stale");
     snprintf(env_url, sizeof env_url, "ALLOT_AUTHORITY_URL=%s", auth.http.base);
     tl_site_start(&site, (const char *[]){env_url, "ALLOT_SYNC_INTERVAL=2s",
                                           "ALLOT_SYNC_TIMEOUT=2s", NULL});
-    snprintf(auth.dir, sizeof auth.dir, "/tmp/allot-stale-XXXXXX");
-    bool made = mkdtemp(auth.dir) != NULL;
-    snprintf(auth.log_path, sizeof auth.log_path, "%s.authority.log", auth.dir);
-    if (!made || !authority_start(&auth, site.auth.key_path)) {
+    if (!made || !tl_backend_start(&auth, site.auth.key_path)) {
         printf("Bail out! allot-authority serve did not start (%s)\n", auth.log_path);
-        authority_stop(&auth);
+        tl_backend_remove(&auth);
         tl_site_stop(&site);
         return 1;
     }
@@ -439,12 +374,7 @@ int main(void)
     T_RUN(test_metrics_tell_the_story);
     T_RUN(test_stop_cleanly);
 
-    authority_stop(&auth);
     tl_site_stop(&site);
-    nftw(auth.dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
-    if (t_state.failed_tests == 0)
-        unlink(auth.log_path);
-    else
-        printf("# allot-authority's log: %s\n", auth.log_path);
+    tl_backend_remove(&auth);
     return t_done();
 }

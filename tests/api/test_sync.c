@@ -222,57 +222,12 @@ static void fake_mode(enum fake_mode m)
 
 /* ---- the real allot-authority --------------------------------------------------- */
 
-static struct authority {
-    pid_t pid;
-    struct th_server http; /* base URL only, for th_req */
-    char dir[128];
-    char log_path[256];
-} auth;
+static struct tl_backend auth;
 
 static const char *authority_bin(void)
 {
     const char *bin = getenv("ALLOT_AUTHORITY");
     return bin ? bin : "build/allot-authority";
-}
-
-static bool authority_start(const char *key_path)
-{
-    char listen[64];
-    snprintf(listen, sizeof listen, "127.0.0.1:%d", auth.http.port);
-    fflush(stdout);
-    auth.pid = fork();
-    if (auth.pid == 0) {
-        int fd = open(auth.log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        dup2(fd, 2);
-        execl(authority_bin(), "allot-authority", "serve", "--key", key_path, "--listen", listen,
-              "--state-dir", auth.dir, (char *)NULL);
-        _exit(127);
-    }
-    bool up = false;
-    for (int i = 0; i < 200 && !up; i++) {
-        struct th_resp r;
-        if (!(up = th_req(&auth.http, "GET", "/v1/licenses/1", NULL, NULL, &r)))
-            tl_sleep_ms(50);
-        th_resp_free(&r);
-    }
-    return up;
-}
-
-static int authority_stop(void)
-{
-    if (auth.pid <= 0)
-        return -1;
-    kill(auth.pid, SIGTERM);
-    int status = -1, i = 0;
-    while (waitpid(auth.pid, &status, WNOHANG) != auth.pid && i++ < 300)
-        tl_sleep_ms(50);
-    if (i > 300) { /* still there after 15 s */
-        kill(auth.pid, SIGKILL);
-        waitpid(auth.pid, NULL, 0);
-        status = -1;
-    }
-    auth.pid = 0;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 /* `allot-authority ARGS...` with stdout discarded; its exit status. */
@@ -298,12 +253,6 @@ static long long sync_count(void) /* of license 1000 */
                       ? tl_int(r.json, "syncCount") : -1;
     th_resp_free(&r);
     return n;
-}
-
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(path);
 }
 
 static struct tl_site site;
@@ -556,13 +505,12 @@ static void test_clock_set_back_is_stale(void)
 
 static void test_authority_stops_cleanly(void)
 {
-    T_EQ_INT(authority_stop(), 0);
+    T_EQ_INT(tl_backend_stop(&auth), 0);
 }
 
 int main(void)
 {
-    auth.http.port = th_free_port();
-    snprintf(auth.http.base, sizeof auth.http.base, "http://127.0.0.1:%d", auth.http.port);
+    bool made = tl_backend_init(&auth, "sync");
     fake.other = lic_key_generate();
     if (fake.other == NULL || !fake_start()) {
         printf("Bail out! cannot start the fake backend\n");
@@ -572,13 +520,10 @@ int main(void)
     snprintf(env_url, sizeof env_url, "ALLOT_AUTHORITY_URL=http://127.0.0.1:%d", fake.port);
     tl_site_start(&site, (const char *[]){env_url, "ALLOT_SYNC_INTERVAL=1h",
                                           "ALLOT_SYNC_TIMEOUT=2s", NULL});
-    snprintf(auth.dir, sizeof auth.dir, "/tmp/allot-sync-XXXXXX");
-    bool made = mkdtemp(auth.dir) != NULL;
-    snprintf(auth.log_path, sizeof auth.log_path, "%s.authority.log", auth.dir);
     fake.good = made ? lic_key_load_private_file(site.auth.key_path, why, sizeof why) : NULL;
-    if (fake.good == NULL || !authority_start(site.auth.key_path)) {
+    if (fake.good == NULL || !tl_backend_start(&auth, site.auth.key_path)) {
         printf("Bail out! %s\n", fake.good ? "allot-authority serve did not start" : why);
-        authority_stop();
+        tl_backend_remove(&auth);
         fake_stop();
         tl_site_stop(&site);
         return 1;
@@ -602,10 +547,6 @@ int main(void)
     EVP_PKEY_free(fake.good);
     EVP_PKEY_free(fake.other);
     free(fake.captured);
-    nftw(auth.dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
-    if (t_state.failed_tests == 0)
-        unlink(auth.log_path);
-    else
-        printf("# allot-authority's log: %s\n", auth.log_path);
+    tl_backend_remove(&auth);
     return t_done();
 }

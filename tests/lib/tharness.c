@@ -73,6 +73,16 @@ long th_sql_long(const char *url, const char *sql)
     return n;
 }
 
+long th_sql_longf(const char *url, const char *fmt, ...)
+{
+    char sql[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof sql, fmt, ap);
+    va_end(ap);
+    return th_sql_long(url, sql);
+}
+
 void th_db_create(struct th_db *db)
 {
     const char *url = admin_url();
@@ -209,6 +219,22 @@ bool th_server_start(struct th_server *s, const char *url, const char *const *en
         sleep_ms(50);
     }
     return false;
+}
+
+void th_setup(struct th_db *db, struct th_server *srv, const char *const *env)
+{
+    th_db_create(db);
+    const char *why = NULL;
+    if (th_migrate(db->url) != 0)
+        why = "allotd migrate failed";
+    else if (!th_server_start(srv, db->url, env, true))
+        why = "allotd did not start";
+    if (why == NULL)
+        return;
+    printf("Bail out! %s\n", why);
+    th_server_stop(srv);
+    th_db_drop(db);
+    exit(1);
 }
 
 int th_server_stop(struct th_server *s)

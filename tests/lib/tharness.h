@@ -28,6 +28,8 @@ void th_db_drop(struct th_db *db);
  * malloc'd string ("" for no row, NULL on error). */
 char *th_sql(const char *url, const char *sql);
 long th_sql_long(const char *url, const char *sql);
+/* th_sql_long of SQL made from a printf format. */
+long th_sql_longf(const char *url, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* A running allotd. */
 struct th_server {
@@ -45,6 +47,9 @@ int th_migrate(const char *url);
  * until /health answers (and /ready, when wait_ready). */
 bool th_server_start(struct th_server *s, const char *url, const char *const *env,
                      bool wait_ready);
+/* A fresh database, migrated, with allotd serving on it (env as for
+ * th_server_start); on failure prints "Bail out!", cleans up and exits 1. */
+void th_setup(struct th_db *db, struct th_server *srv, const char *const *env);
 /* SIGTERM and wait; returns the exit status (0 expected), -1 if it had to be killed. */
 int th_server_stop(struct th_server *s);
 /* True when the server log contains text. */

@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -401,4 +403,90 @@ void tl_sleep_until(double t, int margin_ms)
     int ms = (wait > 0 ? (int)(wait * 1000.0) : 0) + margin_ms;
     if (ms > 0)
         tl_sleep_ms(ms);
+}
+
+/* ---- allot-authority serve ------------------------------------------------- */
+
+static const char *authority_bin(void)
+{
+    const char *bin = getenv("ALLOT_AUTHORITY");
+    return bin ? bin : "build/allot-authority";
+}
+
+bool tl_backend_init(struct tl_backend *b, const char *name)
+{
+    memset(b, 0, sizeof *b);
+    b->http.port = th_free_port();
+    snprintf(b->http.base, sizeof b->http.base, "http://127.0.0.1:%d", b->http.port);
+    snprintf(b->dir, sizeof b->dir, "/tmp/allot-%s-XXXXXX", name);
+    if (b->http.port < 0 || mkdtemp(b->dir) == NULL) {
+        b->dir[0] = '\0';
+        return false;
+    }
+    snprintf(b->log_path, sizeof b->log_path, "%s.authority.log", b->dir);
+    return true;
+}
+
+bool tl_backend_start(struct tl_backend *b, const char *key_path)
+{
+    char listen[64];
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", b->http.port);
+    fflush(stdout);
+    b->pid = fork();
+    if (b->pid == 0) {
+        int fd = open(b->log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        dup2(fd, 2);
+        execl(authority_bin(), "allot-authority", "serve", "--key", key_path, "--listen", listen,
+              "--state-dir", b->dir, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 200; i++) { /* up to 10 s */
+        struct th_resp r;
+        bool up = th_req(&b->http, "GET", "/v1/licenses/1", NULL, NULL, &r);
+        th_resp_free(&r);
+        if (up)
+            return true;
+        tl_sleep_ms(50);
+    }
+    printf("# allot-authority serve did not answer; its log: %s\n", b->log_path);
+    return false;
+}
+
+int tl_backend_stop(struct tl_backend *b)
+{
+    if (b->pid <= 0)
+        return -1;
+    kill(b->pid, SIGTERM);
+    int status = 0;
+    for (int i = 0; i < 300; i++) { /* up to 15 s */
+        if (waitpid(b->pid, &status, WNOHANG) == b->pid) {
+            b->pid = 0;
+            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        }
+        tl_sleep_ms(50);
+    }
+    kill(b->pid, SIGKILL);
+    waitpid(b->pid, &status, 0);
+    b->pid = 0;
+    return -1;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+void tl_backend_remove(struct tl_backend *b)
+{
+    if (b->pid > 0)
+        tl_backend_stop(b);
+    if (b->dir[0] == '\0')
+        return;
+    nftw(b->dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    if (t_state.failed_tests == 0 && !t_state.current_failed)
+        unlink(b->log_path);
+    else
+        printf("# allot-authority's log: %s\n", b->log_path);
+    b->dir[0] = '\0';
 }

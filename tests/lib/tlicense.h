@@ -36,6 +36,24 @@ bool tl_authority_make(struct tl_authority *a);
 /* Removes the key pair and its directory. */
 void tl_authority_remove(struct tl_authority *a);
 
+/* `allot-authority serve`, started and stopped by a test.  tl_backend_init
+ * picks a free port and a fresh state directory; tl_backend_start can run
+ * again after a stop, on the same port and state (a backend that comes back). */
+struct tl_backend {
+    pid_t pid;
+    struct th_server http; /* its base URL, for th_req */
+    char dir[128];         /* its state directory */
+    char log_path[192];    /* its stderr */
+};
+bool tl_backend_init(struct tl_backend *b, const char *name);
+/* Starts it with the authority key at key_path; waits until it answers. */
+bool tl_backend_start(struct tl_backend *b, const char *key_path);
+/* SIGTERM and wait; its exit status (0 expected), -1 when it had to be killed. */
+int tl_backend_stop(struct tl_backend *b);
+/* Stops it if it runs, removes its state, and its log unless a test failed
+ * (then the log's path is printed). */
+void tl_backend_remove(struct tl_backend *b);
+
 /* Runs `allot-authority issue --key DIR/authority.key ARGS...` and returns the
  * key it printed (malloc'd, without the newline), or NULL.  --license-number,
  * --organization and --product default to 1000, "Test Org" and "Analytics"
