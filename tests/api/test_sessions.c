@@ -17,18 +17,8 @@ static struct tl_site site;
 static char proxy_key[128];
 static char auditor_key[128];
 
-static long q(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
 /* A count by SQL made from fmt. */
-static long q(const char *fmt, ...)
-{
-    char sql[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(sql, sizeof sql, fmt, ap);
-    va_end(ap);
-    return th_sql_long(site.db.url, sql);
-}
+#define q(...) th_sql_longf(site.db.url, __VA_ARGS__)
 
 /* A refused start: status, errorType and resultCode. */
 static void expect_refused(const char *user, long status, const char *type, const char *result)

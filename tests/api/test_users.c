@@ -626,18 +626,7 @@ static void test_server_stops_cleanly(void)
 
 int main(void)
 {
-    th_db_create(&db);
-    if (th_migrate(db.url) != 0) {
-        printf("Bail out! allotd migrate failed\n");
-        th_db_drop(&db);
-        return 1;
-    }
-    if (!th_server_start(&srv, db.url, NULL, true)) {
-        printf("Bail out! allotd did not start\n");
-        th_server_stop(&srv);
-        th_db_drop(&db);
-        return 1;
-    }
+    th_setup(&db, &srv, NULL);
     T_RUN(test_create_and_get);
     T_RUN(test_get_unknown_and_malformed);
     T_RUN(test_duplicate_conflict);
