@@ -58,7 +58,8 @@ BEGIN
     RETURN QUERY SELECT 'ok', allot_allocation_json(a);
 END $$;
 
--- DELETE /allocations/{id}.  status: released, quarantined, not_found.
+-- DELETE /allocations/{id}.  status: released (gone at once), ok (the body
+-- is the allocation, in quarantine now or already), not_found.
 CREATE FUNCTION allot_allocation_delete(p_id uuid, p_now timestamptz)
 RETURNS TABLE (status text, body json) LANGUAGE plpgsql AS $$
 DECLARE
@@ -72,12 +73,12 @@ BEGIN
         RETURN QUERY SELECT 'not_found', NULL::json; RETURN;
     END IF;
     IF a.quarantine_end IS NOT NULL THEN  -- removed already: still in quarantine
-        RETURN QUERY SELECT 'quarantined', allot_allocation_json(a); RETURN;
+        RETURN QUERY SELECT 'ok', allot_allocation_json(a); RETURN;
     END IF;
     UPDATE sessions SET ended_at = p_now, end_reason = 'allocation_removed'
      WHERE allocation_id = a.id AND ended_at IS NULL;
     j := allot_allocation_remove(a, p_now, allot_quarantine_seconds());
-    RETURN QUERY SELECT CASE WHEN j IS NULL THEN 'released' ELSE 'quarantined' END, j;
+    RETURN QUERY SELECT CASE WHEN j IS NULL THEN 'released' ELSE 'ok' END, j;
 END $$;
 
 -- POST /allocations/{id}/actions/reinstate.  status: ok, outdated,

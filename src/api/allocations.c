@@ -106,9 +106,7 @@ void api_allocations_delete(struct http_request *r)
         http_reply_empty(r, 204);
         return;
     }
-    if (s == DB_OK && strcmp(o.status, "quarantined") == 0)
-        memcpy(o.status, "ok", sizeof "ok"); /* removed: it counts until quarantineEnd */
-    reply_outcome(r, s, &o, 200);
+    reply_outcome(r, s, &o, 200); /* in quarantine: it counts until quarantineEnd */
 }
 
 void api_allocations_reinstate(struct http_request *r)
