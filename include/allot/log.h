@@ -3,6 +3,8 @@
 #ifndef ALLOT_LOG_H
 #define ALLOT_LOG_H
 
+#include <stdarg.h>
+
 #include <jansson.h>
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
@@ -15,6 +17,10 @@ int log_level_parse(const char *text, enum log_level *out);
 void log_emit_steal(enum log_level lvl, const char *file, int line, const char *corr_id,
                     json_t *extra, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
+
+/* An external logger for libraries that log through printf formats (as
+ * libmicrohttpd's MHD_OPTION_EXTERNAL_LOGGER): one warn line with "source". */
+void log_external(void *source_name, const char *fmt, va_list ap);
 
 #define log_debug(corr, ...) log_emit_steal(LOG_DEBUG, __FILE__, __LINE__, corr, NULL, __VA_ARGS__)
 #define log_info(corr, ...) log_emit_steal(LOG_INFO, __FILE__, __LINE__, corr, NULL, __VA_ARGS__)

@@ -378,17 +378,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     atomic_fetch_sub(&s->inflight, 1);
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
-{
-    (void)cls;
-    char line[512];
-    vsnprintf(line, sizeof line, fmt, ap);
-    size_t n = strlen(line);
-    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-        line[--n] = '\0';
-    log_with(LOG_WARN, NULL, json_pack("{s:s}", "source", "libmicrohttpd"), "%s", line);
-}
-
 /* ---- the command ---------------------------------------------------------------- */
 
 /* "HOST:PORT" or "[V6]:PORT" into a socket address; false on a bad form. */
@@ -448,7 +437,8 @@ static int run(const struct command *cmd, struct server *s, const char *listen_a
                      MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
     struct MHD_Daemon *d = MHD_start_daemon(
         flags, port, NULL, NULL, on_request, s,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, /* first, so it gets every message */
+        /* first, so that every message of libmicrohttpd comes to our log */
+        MHD_OPTION_EXTERNAL_LOGGER, log_external, (void *)"libmicrohttpd",
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)THREADS,
         MHD_OPTION_CONNECTION_LIMIT, 256u,

@@ -94,3 +94,13 @@ void log_emit_steal(enum log_level lvl, const char *file, int line, const char *
     pthread_mutex_unlock(&log_lock);
     free(text);
 }
+
+void log_external(void *source_name, const char *fmt, va_list ap)
+{
+    char line[512];
+    vsnprintf(line, sizeof line, fmt, ap);
+    size_t n = strlen(line);
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    log_with(LOG_WARN, NULL, json_pack("{s:s}", "source", (const char *)source_name), "%s", line);
+}

@@ -248,17 +248,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     atomic_fetch_sub(&s->inflight, 1);
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
-{
-    (void)cls;
-    char line[512];
-    vsnprintf(line, sizeof line, fmt, ap);
-    size_t n = strlen(line);
-    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-        line[--n] = '\0';
-    log_with(LOG_WARN, NULL, json_pack("{s:s}", "source", "libmicrohttpd"), "%s", line);
-}
-
 static bool resolve(const char *host, uint16_t port, struct sockaddr_storage *out, bool *v6)
 {
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
@@ -290,7 +279,8 @@ struct http_server *http_server_start(struct app *a, char *err, size_t errlen)
                      MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
     s->mhd = MHD_start_daemon(
         flags, a->cfg->listen_port, NULL, NULL, on_request, s,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, /* first, so every message comes here */
+        /* first, so that every message of libmicrohttpd comes to our log */
+        MHD_OPTION_EXTERNAL_LOGGER, log_external, (void *)"libmicrohttpd",
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)a->cfg->threads,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)a->cfg->max_connections,
