@@ -20,22 +20,8 @@ static char auditor_key[128];
 /* A count by SQL made from fmt. */
 #define q(...) th_sql_longf(site.db.url, __VA_ARGS__)
 
-/* A refused start: status, errorType and resultCode. */
-static void expect_refused(const char *user, long status, const char *type, const char *result)
-{
-    struct th_resp r;
-    T_EQ_INT(tl_session(&site.srv, user, &r), status);
-    T_EQ_STR(th_error_type(&r), type);
-    T_EQ_STR(th_str(&r, "resultCode"), result);
-    th_resp_free(&r);
-}
-
-static void expect_access(const char *user, const char *access, char *sid)
-{
-    char got[32];
-    T_EQ_INT(tl_session_access(&site.srv, user, sid, got, sizeof got), 201);
-    T_EQ_STR(got, access);
-}
+#define expect_refused(...) tl_expect_refused(&site.srv, __VA_ARGS__)
+#define expect_access(...) tl_expect_access(&site.srv, __VA_ARGS__)
 
 static void delete_path(long status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -490,3 +490,22 @@ void tl_backend_remove(struct tl_backend *b)
         printf("# allot-authority's log: %s\n", b->log_path);
     b->dir[0] = '\0';
 }
+
+/* ---- session expectations ---------------------------------------------------- */
+
+void tl_expect_refused(const struct th_server *s, const char *user, long status, const char *type,
+                       const char *result)
+{
+    struct th_resp r;
+    T_EQ_INT(tl_session(s, user, &r), status);
+    T_EQ_STR(th_error_type(&r), type);
+    T_EQ_STR(th_str(&r, "resultCode"), result);
+    th_resp_free(&r);
+}
+
+void tl_expect_access(const struct th_server *s, const char *user, const char *access, char *sid)
+{
+    char got[32];
+    T_EQ_INT(tl_session_access(s, user, sid, got, sizeof got), 201);
+    T_EQ_STR(got, access);
+}

@@ -36,6 +36,12 @@ bool tl_authority_make(struct tl_authority *a);
 /* Removes the key pair and its directory. */
 void tl_authority_remove(struct tl_authority *a);
 
+/* A refused session start: status, errorType and resultCode. */
+void tl_expect_refused(const struct th_server *s, const char *user, long status, const char *type,
+                       const char *result);
+/* A granted session start of that access type; sid receives its id. */
+void tl_expect_access(const struct th_server *s, const char *user, const char *access, char *sid);
+
 /* `allot-authority serve`, started and stopped by a test.  tl_backend_init
  * picks a free port and a fresh state directory; tl_backend_start can run
  * again after a stop, on the same port and state (a backend that comes back). */
