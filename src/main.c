@@ -12,6 +12,7 @@
 
 #include <curl/curl.h>
 
+#include "allot/api.h"
 #include "allot/app.h"
 #include "allot/auth.h"
 #include "allot/config.h"
@@ -117,6 +118,19 @@ static int64_t ensure_admin_key(struct app *a, void *arg)
     return 2000;
 }
 
+/* What other instances changed (src/db/listen.c): channel NULL means the
+ * LISTEN connection went down or came back, so anything may have changed. */
+static void on_notify(const char *channel, void *arg)
+{
+    struct app *a = arg;
+    if (channel == NULL || strcmp(channel, "allot_license") == 0)
+        api_license_changed(a);
+    if (channel == NULL || strcmp(channel, "allot_apikeys") == 0)
+        auth_cache_clear(a->auth);
+    if (channel != NULL && strcmp(channel, "allot_engine") == 0)
+        app_schema_changed(a);
+}
+
 static void exit_now(int sig)
 {
     (void)sig;
@@ -149,6 +163,9 @@ static int cmd_serve(void)
         config_free(&cfg);
         return 2;
     }
+    static const char *const channels[] = {"allot_license", "allot_apikeys", "allot_engine", NULL};
+    app.license_cache = api_license_cache_new();
+    app.listener = db_listener_start(cfg.database_url, channels, on_notify, &app);
     if (!app_schema_ready(&app))
         log_warn(NULL, "the database is unreachable or its schema is not current (this allotd "
                  "needs version %d); requests get 503 until `allotd migrate` has run",
@@ -169,6 +186,8 @@ static int cmd_serve(void)
         job_stop(reaper);
         job_stop(admin);
         sync_stop(app.sync);
+        db_listener_stop(app.listener);
+        api_license_cache_free(app.license_cache);
         app_free(&app);
         config_free(&cfg);
         return 1;
@@ -186,6 +205,8 @@ static int cmd_serve(void)
     job_stop(reaper);
     job_stop(admin);
     sync_stop(app.sync);
+    db_listener_stop(app.listener);
+    api_license_cache_free(app.license_cache);
     log_info(NULL, "allotd stopped");
     app_free(&app);
     config_free(&cfg);

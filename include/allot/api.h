@@ -7,9 +7,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "allot/buf.h"
 #include "allot/db.h"
 #include "allot/http.h"
 #include "allot/json_spec.h"
+#include "allot/store.h"
+
+struct app;
 
 /* Handlers, referenced by the route table (src/http/routes.c). */
 void api_health(struct http_request *r);
@@ -48,8 +52,6 @@ void api_sessions_heartbeat(struct http_request *r);
 
 /* Maps a failed database status to its reply: 409, 503 with Retry-After, 500. */
 void api_reply_db(struct http_request *r, enum db_status s);
-/* A resource: 201 with Location when status is 201, else status. */
-void api_reply_entity(struct http_request *r, unsigned status, json_t *body);
 /* Validates the JSON body against a spec; on failure replies 400 naming the
  * field and returns false. */
 bool api_body(struct http_request *r, const struct jspec *spec, size_t n, json_t **out);
@@ -59,30 +61,87 @@ bool api_is_uuid(const char *text);
 const char *api_id_param(struct http_request *r, size_t i);
 
 /* A page request: ?limit= and ?cursor=; replies 400 and returns false when bad. */
-struct api_page {
-    int limit;
-    bool has_after;
-    char after_ts[24]; /* microseconds since the epoch, decimal */
-    char after_id[37];
-};
-bool api_page_parse(struct http_request *r, struct api_page *p);
+bool api_page_parse(struct http_request *r, struct db_page *p);
 /* Query parameter as a filter: NULL when absent; replies 400 and sets *bad when
  * present but not acceptable text. */
 const char *api_filter(struct http_request *r, const char *name, bool *bad);
 
-/* Builds {"data": rows, "links": {"next": ...}} from a result whose columns
- * are (json, ts_us, id) and that holds up to limit + 1 rows; filters are the
- * query parameters to carry into the next link (NULL-terminated name list). */
-void api_reply_page(struct http_request *r, PGresult *res, const struct api_page *p,
-                    const char *const *filters);
+/* ---- presentation (src/api/present.c) -------------------------------------- */
 
-/* Parses column 0 of row 0 (a JSON text built by the database). */
-json_t *api_row_json(PGresult *res, int row);
+/* How a column is shown: text, an RFC 3339 time, an integer, a boolean, or
+ * JSON the database built (arrays). */
+enum api_kind { API_TEXT, API_TIME, API_INT, API_BOOL, API_JSON };
+struct api_field {
+    const char *name; /* the member; "user.id" is the member id of the object user */
+    enum api_kind kind;
+};
+/* A resource: its members in the order of its columns. */
+struct api_shape {
+    const struct api_field *fields;
+    size_t n;
+};
+extern const struct api_shape api_user_shape, api_apikey_shape, api_allocation_shape,
+    api_rule_shape, api_session_shape, api_event_shape;
 
-/* The license as GET /license shows it, from db_license_raw's JSON (NULL: none
- * applied); now in unix seconds. */
-json_t *api_license_view_steal(json_t *raw, int64_t now);
+/* The object of row `row` whose columns start at `col`. */
+json_t *api_row_object(const PGresult *res, int row, int col, const struct api_shape *shape);
+/* A timestamptz as PostgreSQL shows it (UTC, ISO) to RFC 3339 with
+ * microseconds ("2026-01-31T23:59:59.000000Z"); false when it is not one. */
+#define API_TIME_LEN 32
+bool api_time_text(const char *pg, char out[API_TIME_LEN]);
+/* CSV (RFC 4180) of the same shapes: the header line, and one row. */
+void api_csv_header(struct buf *out, const struct api_shape *shape);
+void api_csv_row(struct buf *out, const PGresult *res, int row, int col,
+                 const struct api_shape *shape);
+
+/* ---- replies --------------------------------------------------------------- */
+
+/* Maps a failed database status to its reply: 409, 503 with Retry-After, 500. */
+void api_reply_db(struct http_request *r, enum db_status s);
+/* The resource of row 0 (columns from 1, after the outcome): 201 with
+ * Location when status is 201, else status.  Takes the result. */
+void api_reply_row(struct http_request *r, unsigned status, PGresult *res,
+                   const struct api_shape *shape);
+/* Replies to a list statement's result (see store.h): {"data": [...],
+ * "links": {"next": ...}}; filters are the query parameters to carry into
+ * the next link (NULL-terminated).  Takes the result. */
+void api_reply_page(struct http_request *r, PGresult *res, const struct db_page *p,
+                    const struct api_shape *shape, const char *const *filters);
+
+/* The engine's outcomes (allot/outcomes.def, the words of sql/outcome.sql). */
+enum api_outcome {
+#define SUCCESS(word) API_OUTCOME_##word,
+#define REFUSE(word, error, field, message) API_OUTCOME_##word,
+#include "allot/outcomes.def"
+#undef SUCCESS
+#undef REFUSE
+    API_OUTCOME_COUNT
+};
+/* The outcome of a word (API_OUTCOME_COUNT when unknown), and back. */
+enum api_outcome api_outcome_parse(const char *word);
+const char *api_outcome_word(enum api_outcome o);
+/* The outcome in column 0 of row 0 of a decision's result. */
+enum api_outcome api_outcome_of(const PGresult *res);
+/* The reply to a refusal: its error, field and message from outcomes.def,
+ * with resultCode when given (license checks). */
+void api_reply_refusal(struct http_request *r, enum api_outcome o, const char *result_code);
+/* Either: the resource (status ok_status) on a success, or the refusal.
+ * Takes the result. */
+void api_reply_decision(struct http_request *r, enum db_status s, PGresult *res,
+                        unsigned ok_status, const struct api_shape *shape);
+
+/* ---- the license (src/api/license.c) ---------------------------------------- */
+
+/* The license as GET /license shows it, from a cache that a change anywhere
+ * (NOTIFY allot_license) or the passing of time (the view's changes_at)
+ * empties.  The reply body is shared: do not change it. */
 void api_reply_license(struct http_request *r);
+/* Appends the licensing gauges of /metrics (from the same view). */
+void api_license_metrics(struct app *a, struct buf *out);
+/* Forgets the cached view: a change was made or notified. */
+void api_license_changed(struct app *a);
+struct api_license_cache *api_license_cache_new(void);
+void api_license_cache_free(struct api_license_cache *c);
 
 /* Cursors: keyset positions (timestamp in microseconds, UUID) with an HMAC, so
  * a forged or altered cursor is refused.  Pure; key is 32 bytes. */

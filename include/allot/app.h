@@ -13,6 +13,8 @@
 
 struct metrics;
 struct auth_cache;
+struct api_license_cache;
+struct db_listener;
 struct evp_pkey_st;
 struct sync;
 
@@ -21,6 +23,15 @@ struct app {
     struct db_pool *pool;
     struct metrics *metrics;
     struct auth_cache *auth;
+
+    /* Changes other instances make arrive by NOTIFY on this listener
+     * (src/db/listen.c; NULL in tools and tests).  Each notification of the
+     * license, and each change made here, bumps license_generation: the
+     * cached view of GET /license (src/api/license.c) is good only for the
+     * generation it was read at. */
+    struct db_listener *listener;
+    atomic_ulong license_generation;
+    struct api_license_cache *license_cache;
 
     /* Schema check: serving refuses (503) until the database has the schema
      * this binary expects; rechecked at most once a second while it does not. */
@@ -42,8 +53,11 @@ struct app {
 int app_init(struct app *a, const struct config *cfg);
 void app_free(struct app *a);
 
-/* True when the schema is current; logs what to run when it is not. */
+/* True when the schema is current and the database runs this allotd's
+ * engine; logs what to run when it is not. */
 bool app_schema_ready(struct app *a);
+/* The engine was replaced (NOTIFY allot_engine): check again. */
+void app_schema_changed(struct app *a);
 /* Loads the cursor key if needed; false when the database is unreachable. */
 enum db_status app_cursor_key(struct app *a, const unsigned char **key);
 

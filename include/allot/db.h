@@ -26,11 +26,15 @@ enum db_status {
     DB_ABORT,          /* the transaction body chose to roll back */
 };
 
-/* A named statement, prepared on each connection at first use. */
+/* A named statement, prepared on each connection at first use, whose plan
+ * PostgreSQL keeps.  A statement whose best plan depends on which of its
+ * optional filters are given (the lists) is `per_call`: sent unnamed, so it is
+ * planned at each call with the values at hand. */
 struct db_stmt {
     const char *name;
     const char *sql;
-};
+    bool per_call;
+}; 
 
 struct db_pool;
 struct db_conn;
@@ -99,11 +103,44 @@ extern const struct db_migration db_migrations[];
 extern const size_t db_migrations_count;
 int db_schema_expected(void);
 
-/* Applies every migration not yet recorded, each in its own transaction, under
+/* The licensing engine (sql/name.sql), embedded in the binary in the order
+ * it is applied. */
+struct db_engine_file {
+    const char *name;
+    const char *sql;
+};
+extern const struct db_engine_file db_engine_files[];
+extern const size_t db_engine_files_count;
+
+/* SHA-256 (hex) of the engine this binary carries: its files and the table of
+ * license parameters (allot/params.def) whose defaults it writes. */
+const char *db_engine_digest(void);
+
+/* Applies every migration not yet recorded, each in its own transaction, then
+ * the engine when the database runs another one (src/db/engine.c), all under
  * an advisory lock so that two processes can run it at once.  Returns the
- * number applied, or -1 (the reason logged). */
+ * number of migrations applied, or -1 (the reason logged). */
 int db_migrate(const char *url);
 /* The version recorded in the database, 0 on an empty one, -1 if unreachable. */
 int db_schema_version(struct db_conn *c);
+/* 1 when the database runs this binary's engine, 0 when it runs another one
+ * (or none: `allotd migrate` has to run), -1 when unreachable. */
+int db_engine_current(struct db_conn *c);
+
+/* Internal to db_migrate: applies the engine on a connection that holds the
+ * migration lock.  0 unchanged, 1 applied, -1 failed (logged). */
+int db_engine_apply(PGconn *pg);
+
+/* LISTEN: a thread with its own connection that calls fn(channel, arg) for
+ * every notification on the channels, and fn(NULL, arg) whenever it loses or
+ * regains the connection (a notification may have been missed: anything
+ * cached must go).  It reconnects by itself. */
+typedef void (*db_listen_fn)(const char *channel, void *arg);
+struct db_listener;
+struct db_listener *db_listener_start(const char *url, const char *const *channels,
+                                      db_listen_fn fn, void *arg);
+void db_listener_stop(struct db_listener *l);
+/* True while LISTENing: notifications arrive. */
+bool db_listener_up(struct db_listener *l);
 
 #endif

@@ -78,6 +78,9 @@ void http_reply_created_steal(struct http_request *r, json_t *body);
 void http_reply_empty(struct http_request *r, unsigned status);
 void http_reply_text(struct http_request *r, unsigned status, const char *content_type,
                      const char *text, size_t len);
+/* The same, taking text (malloc'd). */
+void http_reply_text_steal(struct http_request *r, unsigned status, const char *content_type,
+                           char *text, size_t len);
 /* message NULL = the registry's default message; field NULL = none. */
 void http_reply_error(struct http_request *r, enum http_error e, const char *field,
                       const char *fmt, ...) __attribute__((format(printf, 4, 5)));

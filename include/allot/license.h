@@ -21,6 +21,8 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "allot/core.h"
+
 /* ---- results -------------------------------------------------------------- */
 
 enum lic_result {
@@ -95,21 +97,6 @@ int lic_jws_sign(EVP_PKEY *priv, const json_t *payload, char **out);
 enum lic_result lic_jws_verify(const char *compact, EVP_PKEY *pub, json_t **payload_out,
                                char *why, size_t whylen);
 
-/* ---- RFC 3339 time -------------------------------------------------------- */
-
-/* Buffer size for lic_time_format ("YYYY-MM-DDTHH:MM:SSZ" + NUL, with room). */
-#define LIC_TIME_BUFSZ 32
-
-/* Parses "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)" (T/Z may be lower
- * case; 1..9 fraction digits, truncated) into unix seconds (UTC).  Calendar
- * dates are checked (leap years); a leap second (:60) is refused.  Years
- * 0000..9999.  true on success; *out is untouched on failure. */
-bool lic_time_parse(const char *s, int64_t *out);
-
-/* Formats unix seconds as "YYYY-MM-DDTHH:MM:SSZ".  false when the time is
- * outside years 0000..9999 or buf is too small. */
-bool lic_time_format(int64_t t, char *buf, size_t len);
-
 /* ---- the license payload -------------------------------------------------- */
 
 #define LIC_NUMBER_MAX 32      /* licenseNumber: 1..32 decimal digits */
@@ -129,17 +116,10 @@ struct lic_allotment {
     int64_t overage;           /* -1 = unbounded, or >= 0; default 0 */
 };
 
-/* The license parameters; each falls back to its default when the license does
- * not name it.  Durations in seconds. */
+/* The license parameters (allot/params.def), indexed by enum core_param;
+ * each falls back to its default when the license does not name it. */
 struct lic_params {
-    int64_t offline_grace_seconds;       /* offlineGraceSeconds       432000 */
-    int64_t capacity_unit_seconds;       /* capacityUnitSeconds          360 */
-    int64_t login_pass_seconds;          /* loginPassSeconds            3600 */
-    int64_t max_parallel_sessions;       /* maxParallelSessions (count)    5 */
-    int64_t pass_return_seconds;         /* passReturnSeconds        2419200 */
-    int64_t session_linger_seconds;      /* sessionLingerSeconds         300 */
-    int64_t quarantine_seconds;          /* quarantineSeconds         604800 */
-    int64_t definition_refresh_seconds;  /* definitionRefreshSeconds   86400 */
+    int64_t v[CORE_PARAM_COUNT];
 };
 
 struct lic_license {
@@ -168,9 +148,6 @@ void lic_params_default(struct lic_params *p);
  * after checking its range.  -1 with `why` for an unknown name or a bad value. */
 int lic_params_set(struct lic_params *p, const char *name, int64_t value,
                    char *why, size_t whylen);
-/* Number of parameters, and the JSON name of the i-th (NULL past the end). */
-size_t lic_params_count(void);
-const char *lic_params_name(size_t i);
 
 /* A license with every field empty/zero and the default parameters. */
 void lic_license_init(struct lic_license *lic);

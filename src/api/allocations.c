@@ -17,43 +17,6 @@ static bool is_allocation_type(const char *t)
                          strcmp(t, "user") == 0);
 }
 
-/* The words of the SQL functions (migrations/0003) as replies. */
-static void reply_outcome(struct http_request *r, enum db_status s, struct db_outcome *o,
-                          unsigned ok_status)
-{
-    if (s != DB_OK) {
-        api_reply_db(r, s);
-        return;
-    }
-    const char *st = o->status;
-    if (strcmp(st, "ok") == 0) {
-        api_reply_entity(r, ok_status, o->body);
-        return;
-    }
-    json_decref(o->body);
-    if (strcmp(st, "outdated") == 0)
-        http_reply_error(r, HTTP_ERR_OUTDATED_LICENSE, NULL, NULL);
-    else if (strcmp(st, "no_license") == 0)
-        http_reply_error(r, HTTP_ERR_NO_LICENSE, NULL, NULL);
-    else if (strcmp(st, "unknown_user") == 0)
-        http_reply_error(r, HTTP_ERR_NOT_FOUND, "user", "No such user");
-    else if (strcmp(st, "conflict") == 0)
-        http_reply_error(r, HTTP_ERR_CONFLICT, NULL, "The user already holds an allocation of this type");
-    else if (strcmp(st, "quarantined") == 0)
-        http_reply_error(r, HTTP_ERR_CONFLICT, NULL,
-                         "The user's allocation of this type is in quarantine: reinstate it");
-    else if (strcmp(st, "no_allotment") == 0)
-        http_reply_error(r, HTTP_ERR_NO_AVAILABLE_ALLOTMENT, NULL, NULL);
-    else if (strcmp(st, "not_found") == 0)
-        http_reply_error(r, HTTP_ERR_NOT_FOUND, NULL, "No such allocation");
-    else if (strcmp(st, "not_quarantined") == 0)
-        http_reply_error(r, HTTP_ERR_CONFLICT, NULL, "The allocation is not in quarantine");
-    else if (strcmp(st, "user_deleted") == 0)
-        http_reply_error(r, HTTP_ERR_CONFLICT, NULL, "The allocation's user was deleted");
-    else
-        api_reply_db(r, DB_ERROR);
-}
-
 void api_allocations_create(struct http_request *r)
 {
     json_t *v[2];
@@ -71,9 +34,10 @@ void api_allocations_create(struct http_request *r)
     }
     char now[40];
     app_wall_pg(now);
-    struct db_outcome o;
-    enum db_status s = db_allocation_create(http_app(r)->pool, user, type, now, &o);
-    reply_outcome(r, s, &o, 201);
+    PGresult *res = NULL;
+    enum db_status s = db_allocation_create(http_app(r)->pool, user, type, now, &res);
+    api_license_changed(http_app(r));
+    api_reply_decision(r, s, res, 201, &api_allocation_shape);
 }
 
 void api_allocations_get(struct http_request *r)
@@ -83,13 +47,13 @@ void api_allocations_get(struct http_request *r)
         return;
     char now[40];
     app_wall_pg(now);
-    json_t *a = NULL;
-    enum db_status s = db_allocation_get(http_app(r)->pool, id, now, &a);
-    if (s != DB_OK) {
-        api_reply_db(r, s);
+    PGresult *res = NULL;
+    enum db_status s = db_allocation_get(http_app(r)->pool, id, now, &res);
+    if (s == DB_NOT_FOUND) {
+        api_reply_refusal(r, API_OUTCOME_allocation_not_found, NULL);
         return;
     }
-    http_reply_json_steal(r, 200, a);
+    api_reply_decision(r, s, res, 200, &api_allocation_shape);
 }
 
 void api_allocations_delete(struct http_request *r)
@@ -99,14 +63,16 @@ void api_allocations_delete(struct http_request *r)
         return;
     char now[40];
     app_wall_pg(now);
-    struct db_outcome o;
-    enum db_status s = db_allocation_delete(http_app(r)->pool, id, now, &o);
-    if (s == DB_OK && strcmp(o.status, "released") == 0) {
-        json_decref(o.body);
+    PGresult *res = NULL;
+    enum db_status s = db_allocation_delete(http_app(r)->pool, id, now, &res);
+    api_license_changed(http_app(r));
+    if (s == DB_OK && api_outcome_of(res) == API_OUTCOME_released) {
+        PQclear(res);
         http_reply_empty(r, 204);
         return;
     }
-    reply_outcome(r, s, &o, 200); /* in quarantine: it counts until quarantineEnd */
+    /* in quarantine: it counts until quarantineEnd */
+    api_reply_decision(r, s, res, 200, &api_allocation_shape);
 }
 
 void api_allocations_reinstate(struct http_request *r)
@@ -116,9 +82,10 @@ void api_allocations_reinstate(struct http_request *r)
         return;
     char now[40];
     app_wall_pg(now);
-    struct db_outcome o;
-    enum db_status s = db_allocation_reinstate(http_app(r)->pool, id, now, &o);
-    reply_outcome(r, s, &o, 200);
+    PGresult *res = NULL;
+    enum db_status s = db_allocation_reinstate(http_app(r)->pool, id, now, &res);
+    api_license_changed(http_app(r));
+    api_reply_decision(r, s, res, 200, &api_allocation_shape);
 }
 
 void api_allocations_list(struct http_request *r)
@@ -142,7 +109,7 @@ void api_allocations_list(struct http_request *r)
         http_reply_error(r, HTTP_ERR_BAD_REQUEST, "quarantined", "quarantined must be true or false");
         return;
     }
-    struct api_page page;
+    struct db_page page;
     if (!api_page_parse(r, &page))
         return;
     char now[40];
@@ -153,6 +120,5 @@ void api_allocations_list(struct http_request *r)
         api_reply_db(r, s);
         return;
     }
-    api_reply_page(r, res, &page, filters);
-    PQclear(res);
+    api_reply_page(r, res, &page, &api_allocation_shape, filters);
 }

@@ -27,13 +27,15 @@ void api_apikeys_create(struct http_request *r)
     char secret[64], lookup[17], hash_hex[65];
     auth_new_secret(secret);
     auth_stored_forms(secret, lookup, hash_hex);
-    json_t *key;
+    PGresult *res = NULL;
     enum db_status s = db_apikey_create(http_app(r)->pool, json_string_value(v[0]), role, lookup,
-                                        hash_hex, &key);
+                                        hash_hex, &res);
     if (s != DB_OK) {
         api_reply_db(r, s);
         return;
     }
+    json_t *key = api_row_object(res, 0, 1, &api_apikey_shape);
+    PQclear(res);
     json_object_set_new(key, "key", json_string(secret));
     memset(secret, 0, sizeof secret);
     http_reply_created_steal(r, key);
@@ -41,7 +43,7 @@ void api_apikeys_create(struct http_request *r)
 
 void api_apikeys_list(struct http_request *r)
 {
-    struct api_page page;
+    struct db_page page;
     if (!api_page_parse(r, &page))
         return;
     PGresult *res;
@@ -50,8 +52,7 @@ void api_apikeys_list(struct http_request *r)
         api_reply_db(r, s);
         return;
     }
-    api_reply_page(r, res, &page, NULL);
-    PQclear(res);
+    api_reply_page(r, res, &page, &api_apikey_shape, NULL);
 }
 
 void api_apikeys_delete(struct http_request *r)

@@ -40,12 +40,37 @@ void api_reply_db(struct http_request *r, enum db_status s)
     http_reply_error(r, HTTP_ERR_INTERNAL, NULL, NULL);
 }
 
-void api_reply_entity(struct http_request *r, unsigned status, json_t *body)
+void api_reply_row(struct http_request *r, unsigned status, PGresult *res,
+                   const struct api_shape *shape)
 {
+    json_t *body = api_row_object(res, 0, 1, shape);
+    PQclear(res);
     if (status == 201)
         http_reply_created_steal(r, body);
     else
         http_reply_json_steal(r, status, body);
+}
+
+enum api_outcome api_outcome_of(const PGresult *res)
+{
+    return PQntuples(res) > 0 && !PQgetisnull(res, 0, 0) ? api_outcome_parse(PQgetvalue(res, 0, 0))
+                                                         : API_OUTCOME_COUNT;
+}
+
+void api_reply_decision(struct http_request *r, enum db_status s, PGresult *res,
+                        unsigned ok_status, const struct api_shape *shape)
+{
+    if (s != DB_OK) {
+        api_reply_db(r, s);
+        return;
+    }
+    enum api_outcome o = api_outcome_of(res);
+    if (o == API_OUTCOME_ok) {
+        api_reply_row(r, ok_status, res, shape);
+        return;
+    }
+    PQclear(res);
+    api_reply_refusal(r, o, NULL);
 }
 
 bool api_body(struct http_request *r, const struct jspec *spec, size_t n, json_t **out)
@@ -85,7 +110,7 @@ const char *api_id_param(struct http_request *r, size_t i)
     return id;
 }
 
-bool api_page_parse(struct http_request *r, struct api_page *p)
+bool api_page_parse(struct http_request *r, struct db_page *p)
 {
     memset(p, 0, sizeof *p);
     p->limit = 100;
@@ -133,13 +158,6 @@ const char *api_filter(struct http_request *r, const char *name, bool *bad)
     return v;
 }
 
-json_t *api_row_json(PGresult *res, int row)
-{
-    json_error_t err;
-    const char *text = PQgetvalue(res, row, 0);
-    return json_loads(text, 0, &err);
-}
-
 static void append_query(struct buf *b, const char *name, const char *value, bool *first)
 {
     char *escaped = curl_easy_escape(NULL, value, 0);
@@ -148,30 +166,29 @@ static void append_query(struct buf *b, const char *name, const char *value, boo
     *first = false;
 }
 
-void api_reply_page(struct http_request *r, PGresult *res, const struct api_page *p,
-                    const char *const *filters)
+void api_reply_page(struct http_request *r, PGresult *res, const struct db_page *p,
+                    const struct api_shape *shape, const char *const *filters)
 {
     json_t *data = json_array();
     int n = PQntuples(res);
     int shown = n > p->limit ? p->limit : n;
-    for (int i = 0; i < shown; i++) {
-        json_t *row = api_row_json(res, i);
-        if (row != NULL)
-            json_array_append_new(data, row);
-    }
+    int key_col = 1 + (int)shape->n; /* after the outcome and the resource */
+    for (int i = 0; i < shown; i++)
+        json_array_append_new(data, api_row_object(res, i, 1, shape));
     json_t *next = json_null();
     if (n > p->limit) {
         const unsigned char *key;
         if (app_cursor_key(http_app(r), &key) != DB_OK) {
             json_decref(data);
             json_decref(next);
+            PQclear(res);
             api_reply_db(r, DB_UNAVAILABLE);
             return;
         }
         char cursor[API_CURSOR_LEN + 1];
         int last = shown - 1;
-        api_cursor_encode(key, strtoll(PQgetvalue(res, last, 1), NULL, 10),
-                          PQgetvalue(res, last, 2), cursor);
+        api_cursor_encode(key, strtoll(PQgetvalue(res, last, key_col), NULL, 10),
+                          PQgetvalue(res, last, key_col + 1), cursor);
         struct buf link;
         buf_init(&link, 8192);
         bool first = true;
@@ -190,5 +207,6 @@ void api_reply_page(struct http_request *r, PGresult *res, const struct api_page
         next = json_string(text);
         free(text);
     }
+    PQclear(res);
     http_reply_json_steal(r, 200, json_pack("{s:o, s:{s:o}}", "data", data, "links", "next", next));
 }

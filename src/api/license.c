@@ -1,110 +1,291 @@
-/* /license: the site license as a console shows it, and applying a key.
- * Status, disabledAt and availability come from the rules of src/core. */
+/* /license: the site license as a console shows it, applying a key or an
+ * air-gapped definition, and a sync on demand.
+ *
+ * The view (status, disabledAt, the allotments and what is left of them)
+ * is the engine's (sql/license_view.sql): its status comes from the same
+ * function session start asks.  It changes rarely, so each instance keeps it
+ * in memory, serialised, until either
+ *   - a change is notified (NOTIFY allot_license, sent by triggers on the
+ *     license, allocations, rules, login passes and capacity minutes: every
+ *     instance drops its copy at once), or made by this instance, or
+ *   - time alone changes it: the view says when (changes_at: the license
+ *     goes stale or expires, a quarantine ends, a login pass returns, a
+ *     month starts).
+ * While the LISTEN connection is down nothing is cached. */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "allot/api.h"
 #include "allot/app.h"
 #include "allot/license.h"
 #include "allot/log.h"
-#include "allot/rules.h"
 #include "allot/store.h"
 #include "allot/sync.h"
 #include "allot/sync_protocol.h"
 
-static int64_t time_member(const json_t *obj, const char *name)
+static const struct api_field view_fields[] = {
+    {"status", API_TEXT},          {"licenseNumber", API_TEXT},  {"organization", API_TEXT},
+    {"product", API_TEXT},         {"validFrom", API_TIME},      {"validTo", API_TIME},
+    {"issuedAt", API_TIME},        {"lastVerifiedAt", API_TIME}, {"lastSyncAttemptAt", API_TIME},
+    {"lastSyncError", API_TEXT},   {"disabledAt", API_TIME},     {"conversionDate", API_TIME},
+    {"allotments", API_JSON},      {"tokens", API_JSON},         {"parameters", API_JSON},
+};
+static const struct api_shape view_shape = {view_fields, sizeof view_fields / sizeof view_fields[0]};
+#define CHANGES_AT_COL ((int)(sizeof view_fields / sizeof view_fields[0]))
+
+struct api_license_cache {
+    pthread_mutex_t lock;
+    char *body;           /* the serialised view, NULL when none is kept */
+    size_t len;
+    json_t *view;         /* the same, for /metrics */
+    int64_t until_us;     /* wall clock: the view is good before this */
+    unsigned long generation; /* app->license_generation when it was read */
+};
+
+struct api_license_cache *api_license_cache_new(void)
 {
-    int64_t t = 0;
-    const char *text = json_string_value(json_object_get(obj, name));
-    return text != NULL && lic_time_parse(text, &t) ? t : 0;
+    struct api_license_cache *c = calloc(1, sizeof *c);
+    if (c != NULL)
+        pthread_mutex_init(&c->lock, NULL);
+    return c;
 }
 
-static int64_t int_member(const json_t *obj, const char *name)
+void api_license_cache_free(struct api_license_cache *c)
 {
-    return json_integer_value(json_object_get(obj, name));
+    if (c == NULL)
+        return;
+    pthread_mutex_destroy(&c->lock);
+    free(c->body);
+    json_decref(c->view);
+    free(c);
 }
 
-static json_t *default_parameters(void)
+void api_license_changed(struct app *a)
 {
-    struct lic_license lic;
-    lic_license_init(&lic);
-    json_t *canonical = lic_to_json(&lic);
-    json_t *params = json_incref(json_object_get(canonical, "parameters"));
-    json_decref(canonical);
-    return params;
+    atomic_fetch_add(&a->license_generation, 1);
 }
 
-/* An allotment or the tokens with `available` added (null = unbounded). */
-static void add_available(json_t *a, int64_t units, int64_t overage, int64_t used,
-                          int64_t quarantined)
+static int64_t wall_us(void)
 {
-    int64_t avail = core_allotment_available(units, overage, used, quarantined);
-    json_object_set_new(a, "available", avail == INT64_MAX ? json_null() : json_integer(avail));
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-json_t *api_license_view_steal(json_t *raw, int64_t now)
+/* A timestamptz of the database as microseconds since the epoch;
+ * 'infinity' and anything unreadable as never. */
+static int64_t time_us(const char *pg)
 {
-    if (raw == NULL) {
-        return json_pack("{s:s, s:n, s:n, s:n, s:n, s:n, s:n, s:n, s:n, s:n, s:n, s:n,"
-                         " s:[], s:n, s:o}",
-                         "status", "missing", "licenseNumber", "organization", "product",
-                         "validFrom", "validTo", "issuedAt", "lastVerifiedAt",
-                         "lastSyncAttemptAt", "lastSyncError", "disabledAt", "conversionDate",
-                         "allotments", "tokens", "parameters", default_parameters());
-    }
-    json_t *params = json_object_get(raw, "parameters");
-    struct core_params p = core_params_default();
-    p.offline_grace = int_member(params, "offlineGraceSeconds");
-    int64_t verified = time_member(raw, "lastVerifiedAt");
-    enum core_license_state st = core_license_state_at(
-        true, json_is_true(json_object_get(raw, "revoked")), time_member(raw, "validTo"), verified,
-        now, &p);
-    json_t *view = json_object();
-    json_object_set_new(view, "status", json_string(core_license_state_name(st)));
-    json_object_update(view, raw);
-    json_object_del(view, "revoked");
-    char disabled[LIC_TIME_BUFSZ];
-    lic_time_format(core_license_disabled_at(verified, &p), disabled, sizeof disabled);
-    json_object_set_new(view, "disabledAt", json_string(disabled));
-
-    json_t *shown = json_array();
-    size_t i;
-    json_t *a;
-    json_array_foreach(json_object_get(raw, "allotments"), i, a) {
-        if (json_is_null(json_object_get(a, "units")))
-            continue; /* not in this license */
-        json_t *copy = json_deep_copy(a);
-        add_available(copy, int_member(a, "units"), int_member(a, "overage"),
-                      int_member(a, "used"), int_member(a, "quarantined"));
-        json_array_append_new(shown, copy);
-    }
-    json_object_set_new(view, "allotments", shown);
-    json_t *tokens = json_deep_copy(json_object_get(raw, "tokens"));
-    add_available(tokens, int_member(tokens, "total"), 0,
-                  int_member(tokens, "allocated") + int_member(tokens, "used"),
-                  int_member(tokens, "quarantined"));
-    json_object_set_new(view, "tokens", tokens);
-    json_decref(raw);
-    return view;
+    char text[API_TIME_LEN];
+    int64_t s;
+    if (!api_time_text(pg, text))
+        return INT64_MAX;
+    long micro = strtol(text + 20, NULL, 10); /* "ffffffZ" */
+    text[19] = 'Z';
+    text[20] = '\0';
+    if (!core_time_parse(text, &s))
+        return INT64_MAX;
+    return s * 1000000 + micro;
 }
 
-/* Replies 200 with the license as it is now. */
-void api_reply_license(struct http_request *r)
+/* Reads the view; on success fills body, len and (when wanted) view. */
+static enum db_status read_view(struct app *a, char **body, size_t *len, json_t **view,
+                                int64_t *until_us)
 {
     char now[40];
     app_wall_pg(now);
-    json_t *raw = NULL;
-    enum db_status s = db_license_raw(http_app(r)->pool, now, &raw);
+    PGresult *res = NULL;
+    enum db_status s = db_license_view(a->pool, now, &res);
+    if (s != DB_OK)
+        return s;
+    json_t *v = api_row_object(res, 0, 0, &view_shape);
+    *until_us = time_us(PQgetvalue(res, 0, CHANGES_AT_COL));
+    PQclear(res);
+    *body = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (*body == NULL) {
+        json_decref(v);
+        return DB_ERROR;
+    }
+    *len = strlen(*body);
+    *view = v;
+    return DB_OK;
+}
+
+/* The view now, from the cache or the database.  On DB_OK *body is a copy
+ * (free it) and *view (when view is not NULL) a new reference. */
+static enum db_status current_view(struct app *a, char **body, size_t *len, json_t **view)
+{
+    struct api_license_cache *c = a->license_cache;
+    unsigned long gen = atomic_load(&a->license_generation);
+    bool cacheable = c != NULL && db_listener_up(a->listener);
+    if (cacheable) {
+        pthread_mutex_lock(&c->lock);
+        if (c->body != NULL && c->generation == gen && wall_us() < c->until_us) {
+            *body = malloc(c->len + 1);
+            if (*body != NULL)
+                memcpy(*body, c->body, c->len + 1);
+            *len = c->len;
+            if (view != NULL)
+                *view = json_incref(c->view);
+            pthread_mutex_unlock(&c->lock);
+            return *body != NULL ? DB_OK : DB_ERROR;
+        }
+        pthread_mutex_unlock(&c->lock);
+    }
+    json_t *v = NULL;
+    int64_t until = 0;
+    enum db_status s = read_view(a, body, len, &v, &until);
+    if (s != DB_OK)
+        return s;
+    if (cacheable) {
+        char *copy = malloc(*len + 1);
+        if (copy != NULL) {
+            memcpy(copy, *body, *len + 1);
+            pthread_mutex_lock(&c->lock);
+            free(c->body);
+            json_decref(c->view);
+            c->body = copy;
+            c->len = *len;
+            c->view = json_incref(v);
+            c->until_us = until;
+            c->generation = gen; /* a change since `gen` was read makes it stale */
+            pthread_mutex_unlock(&c->lock);
+        }
+    }
+    if (view != NULL)
+        *view = v;
+    else
+        json_decref(v);
+    return DB_OK;
+}
+
+void api_reply_license(struct http_request *r)
+{
+    char *body = NULL;
+    size_t len = 0;
+    enum db_status s = current_view(http_app(r), &body, &len, NULL);
     if (s != DB_OK) {
         api_reply_db(r, s);
         return;
     }
-    http_reply_json_steal(r, 200, api_license_view_steal(raw, app_wall_s()));
+    http_reply_text_steal(r, 200, "application/json", body, len);
 }
 
 void api_license_get(struct http_request *r)
 {
+    api_reply_license(r);
+}
+
+static long long member_int(const json_t *o, const char *name)
+{
+    return (long long)json_integer_value(json_object_get(o, name));
+}
+
+static int64_t member_time(const json_t *o, const char *name)
+{
+    int64_t t = 0;
+    const char *text = json_string_value(json_object_get(o, name));
+    return text != NULL && core_time_parse(text, &t) ? t : 0;
+}
+
+/* Each family whole: HELP, TYPE, then its samples. */
+static void gauge_family(struct buf *out, const char *name, const char *help)
+{
+    buf_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+}
+
+void api_license_metrics(struct app *a, struct buf *out)
+{
+    char *body = NULL;
+    size_t len = 0;
+    json_t *view = NULL;
+    long long active = 0;
+    if (current_view(a, &body, &len, &view) != DB_OK)
+        return;
+    free(body);
+    if (db_sessions_active(a->pool, &active) == DB_OK) {
+        gauge_family(out, "allot_sessions_active", "Sessions not ended.");
+        buf_printf(out, "allot_sessions_active %lld\n", active);
+    }
+    static const struct {
+        const char *metric, *member, *help;
+    } parts[] = {
+        {"allot_allotment_units", "units", "Units of an allotment (minutes for analyzer_time)."},
+        {"allot_allotment_used", "used", "Units in use (minutes this month for analyzer_time)."},
+        {"allot_allotment_quarantined", "quarantined", "Units removed but still counted."},
+    };
+    json_t *allotments = json_object_get(view, "allotments");
+    for (size_t p = 0; p < sizeof parts / sizeof parts[0]; p++) {
+        gauge_family(out, parts[p].metric, parts[p].help);
+        size_t i;
+        json_t *al;
+        json_array_foreach(allotments, i, al) {
+            buf_printf(out, "%s{allotment=\"%s\"} %lld\n", parts[p].metric,
+                       json_string_value(json_object_get(al, "name")),
+                       member_int(al, parts[p].member));
+        }
+    }
+    json_t *tokens = json_object_get(view, "tokens");
+    if (json_is_object(tokens)) {
+        gauge_family(out, "allot_tokens", "Tokens of the license by use.");
+        static const char *const uses[] = {"total", "allocated", "used", "quarantined"};
+        for (size_t i = 0; i < sizeof uses / sizeof uses[0]; i++)
+            buf_printf(out, "allot_tokens{use=\"%s\"} %lld\n", uses[i], member_int(tokens, uses[i]));
+    }
+    const char *status = json_string_value(json_object_get(view, "status"));
+    gauge_family(out, "allot_license_status", "1 for the license's current status.");
+    buf_printf(out, "allot_license_status{status=\"%s\"} 1\n", status ? status : "missing");
+    int64_t verified = member_time(view, "lastVerifiedAt");
+    int64_t disabled = member_time(view, "disabledAt");
+    if (verified != 0 && disabled != 0) {
+        int64_t now = app_wall_s();
+        gauge_family(out, "allot_license_seconds_since_verified",
+                     "Seconds since the license was last verified.");
+        buf_printf(out, "allot_license_seconds_since_verified %lld\n", (long long)(now - verified));
+        gauge_family(out, "allot_license_seconds_until_disabled",
+                     "Seconds until licenses are disabled (negative: stale).");
+        buf_printf(out, "allot_license_seconds_until_disabled %lld\n", (long long)(disabled - now));
+    }
+    json_decref(view);
+}
+
+/* Applies a verified key; replies with the license, or the refusal. */
+static void apply_key(struct http_request *r, const char *key, const struct lic_license *lic)
+{
+    struct app *a = http_app(r);
+    json_t *canonical = lic_to_json(lic);
+    char *definition = canonical ? json_dumps(canonical, JSON_COMPACT) : NULL;
+    json_decref(canonical);
+    if (definition == NULL) {
+        api_reply_db(r, DB_ERROR);
+        return;
+    }
+    char now[40];
+    app_wall_pg(now);
+    PGresult *res = NULL;
+    enum db_status s = db_license_apply(a->pool, key, definition, now, &res);
+    free(definition);
+    api_license_changed(a);
+    if (s != DB_OK) {
+        api_reply_db(r, s);
+        return;
+    }
+    enum api_outcome o = api_outcome_of(res);
+    PQclear(res);
+    if (o != API_OUTCOME_ok) {
+        api_reply_refusal(r, o, NULL);
+        return;
+    }
+    log_info(http_corr_id(r), "license %s applied", lic->license_number);
+    if (a->sync != NULL && a->cfg->authority_url != NULL) {
+        char sync_why[256];
+        sync_now(a->sync, sync_why, sizeof sync_why); /* its outcome shows in the license */
+        api_license_changed(a);
+    }
     api_reply_license(r);
 }
 
@@ -132,31 +313,7 @@ void api_license_put(struct http_request *r)
         http_reply_error(r, HTTP_ERR_INVALID_LICENSE, "key", "The license key was refused: %s", why);
         return;
     }
-    json_t *canonical = lic_to_json(&lic);
-    char *definition = canonical ? json_dumps(canonical, JSON_COMPACT) : NULL;
-    json_decref(canonical);
-    char now[40];
-    app_wall_pg(now);
-    enum db_status s = definition ? db_license_apply(a->pool, json_string_value(v[0]), definition, now)
-                                  : DB_ERROR;
-    free(definition);
-    if (s == DB_CONFLICT) {
-        http_reply_error(r, HTTP_ERR_INVALID_LICENSE, "key",
-                         "The license key was refused: a newer key of license %s was applied "
-                         "before, and an older one never rolls a license back",
-                         lic.license_number);
-        return;
-    }
-    if (s != DB_OK) {
-        api_reply_db(r, s);
-        return;
-    }
-    log_info(http_corr_id(r), "license %s applied", lic.license_number);
-    if (a->sync != NULL && a->cfg->authority_url != NULL) {
-        char sync_why[256];
-        sync_now(a->sync, sync_why, sizeof sync_why); /* its outcome shows in the license */
-    }
-    api_reply_license(r);
+    apply_key(r, json_string_value(v[0]), &lic);
 }
 
 /* The canonical definition (lic_to_json) of a key the authority signed. */
@@ -203,12 +360,20 @@ void api_license_definition(struct http_request *r)
     char now[40], verified[24];
     app_wall_pg(now);
     snprintf(verified, sizeof verified, "%lld", (long long)doc.verified_at);
+    PGresult *res = NULL;
     enum db_status s = db_definition_apply(a->pool, now, doc.definition, definition, verified,
-                                           doc.revoked ? "true" : "false");
+                                           doc.revoked ? "true" : "false", &res);
     sync_reply_free(&doc);
     free(definition);
+    api_license_changed(a);
     if (s != DB_OK) {
         api_reply_db(r, s);
+        return;
+    }
+    enum api_outcome o = api_outcome_of(res);
+    PQclear(res);
+    if (o != API_OUTCOME_ok) {
+        api_reply_refusal(r, o, NULL);
         return;
     }
     log_info(http_corr_id(r), "offline license definition applied");
@@ -220,12 +385,13 @@ void api_license_sync(struct http_request *r)
     struct app *a = http_app(r);
     char why[256] = "no sync thread";
     enum sync_outcome o = a->sync ? sync_now(a->sync, why, sizeof why) : SYNC_OFFLINE;
+    api_license_changed(a);
     switch (o) {
     case SYNC_OK:
         api_reply_license(r);
         return;
     case SYNC_NO_LICENSE:
-        http_reply_error(r, HTTP_ERR_NO_LICENSE, NULL, "No license is applied: nothing to sync");
+        api_reply_refusal(r, API_OUTCOME_license_missing, NULL);
         return;
     case SYNC_DB:
         api_reply_db(r, DB_UNAVAILABLE);

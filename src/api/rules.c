@@ -57,29 +57,6 @@ static bool parse_match(struct http_request *r, json_t *match, char **groups, ch
     return true;
 }
 
-static void reply_outcome(struct http_request *r, enum db_status s, struct db_outcome *o,
-                          unsigned ok_status)
-{
-    if (s != DB_OK) {
-        api_reply_db(r, s);
-        return;
-    }
-    if (strcmp(o->status, "ok") == 0) {
-        api_reply_entity(r, ok_status, o->body);
-        return;
-    }
-    json_decref(o->body);
-    if (strcmp(o->status, "conflict") == 0)
-        http_reply_error(r, HTTP_ERR_CONFLICT, "name", "A rule with this name exists");
-    else if (strcmp(o->status, "no_allotment") == 0)
-        http_reply_error(r, HTTP_ERR_NO_AVAILABLE_ALLOTMENT, "tokens",
-                         "Too few tokens are free for this login access group");
-    else if (strcmp(o->status, "not_found") == 0)
-        http_reply_error(r, HTTP_ERR_NOT_FOUND, NULL, "No such rule");
-    else
-        api_reply_db(r, DB_ERROR);
-}
-
 void api_rules_create(struct http_request *r)
 {
     json_t *v[4];
@@ -104,12 +81,13 @@ void api_rules_create(struct http_request *r)
     char tokens[24], now[40];
     snprintf(tokens, sizeof tokens, "%lld", login ? (long long)json_integer_value(v[3]) : 0LL);
     app_wall_pg(now);
-    struct db_outcome o;
-    enum db_status s = db_rule_create(http_app(r)->pool, json_string_value(v[0]), type, groups,
-                                      dirs, login ? tokens : NULL, now, &o);
+    PGresult *res = NULL;
+    enum db_status s = db_rule_save(http_app(r)->pool, NULL, json_string_value(v[0]), type,
+                                    groups, dirs, login ? tokens : NULL, now, &res);
     free(groups);
     free(dirs);
-    reply_outcome(r, s, &o, 201);
+    api_license_changed(http_app(r));
+    api_reply_decision(r, s, res, 201, &api_rule_shape);
 }
 
 void api_rules_update(struct http_request *r)
@@ -122,31 +100,19 @@ void api_rules_update(struct http_request *r)
         http_reply_error(r, HTTP_ERR_BAD_REQUEST, NULL, "Give name, match, tokens or several");
         return;
     }
-    struct app *a = http_app(r);
-    json_t *rule = NULL;
-    enum db_status s = db_rule_get(a->pool, id, &rule);
-    if (s != DB_OK) {
-        api_reply_db(r, s);
-        return;
-    }
-    bool login = strcmp(json_string_value(json_object_get(rule, "accessType")), "login") == 0;
-    json_decref(rule);
-    if (v[2] != NULL && !login) {
-        http_reply_error(r, HTTP_ERR_BAD_REQUEST, "tokens", "tokens is only for login access groups");
-        return;
-    }
     char *groups = NULL, *dirs = NULL;
     if (v[1] != NULL && !parse_match(r, v[1], &groups, &dirs))
         return;
     char tokens[24], now[40];
     snprintf(tokens, sizeof tokens, "%lld", (long long)json_integer_value(v[2]));
     app_wall_pg(now);
-    struct db_outcome o;
-    s = db_rule_update(a->pool, id, v[0] ? json_string_value(v[0]) : NULL, groups, dirs,
-                       v[2] ? tokens : NULL, now, &o);
+    PGresult *res = NULL;
+    enum db_status s = db_rule_save(http_app(r)->pool, id, v[0] ? json_string_value(v[0]) : NULL,
+                                    NULL, groups, dirs, v[2] ? tokens : NULL, now, &res);
     free(groups);
     free(dirs);
-    reply_outcome(r, s, &o, 200);
+    api_license_changed(http_app(r));
+    api_reply_decision(r, s, res, 200, &api_rule_shape);
 }
 
 void api_rules_get(struct http_request *r)
@@ -154,13 +120,13 @@ void api_rules_get(struct http_request *r)
     const char *id = api_id_param(r, 0);
     if (id == NULL)
         return;
-    json_t *rule = NULL;
-    enum db_status s = db_rule_get(http_app(r)->pool, id, &rule);
-    if (s != DB_OK) {
-        api_reply_db(r, s);
+    PGresult *res = NULL;
+    enum db_status s = db_rule_get(http_app(r)->pool, id, &res);
+    if (s == DB_NOT_FOUND) {
+        api_reply_refusal(r, API_OUTCOME_rule_not_found, NULL);
         return;
     }
-    http_reply_json_steal(r, 200, rule);
+    api_reply_decision(r, s, res, 200, &api_rule_shape);
 }
 
 void api_rules_delete(struct http_request *r)
@@ -169,6 +135,11 @@ void api_rules_delete(struct http_request *r)
     if (id == NULL)
         return;
     enum db_status s = db_rule_delete(http_app(r)->pool, id);
+    api_license_changed(http_app(r));
+    if (s == DB_NOT_FOUND) {
+        api_reply_refusal(r, API_OUTCOME_rule_not_found, NULL);
+        return;
+    }
     if (s != DB_OK) {
         api_reply_db(r, s);
         return;
@@ -178,7 +149,7 @@ void api_rules_delete(struct http_request *r)
 
 void api_rules_list(struct http_request *r)
 {
-    struct api_page page;
+    struct db_page page;
     if (!api_page_parse(r, &page))
         return;
     PGresult *res;
@@ -187,6 +158,5 @@ void api_rules_list(struct http_request *r)
         api_reply_db(r, s);
         return;
     }
-    api_reply_page(r, res, &page, NULL);
-    PQclear(res);
+    api_reply_page(r, res, &page, &api_rule_shape, NULL);
 }

@@ -1,9 +1,7 @@
-/* /sessions: starting a session is the license check.
- *
- * The database decides in one round trip (allot_session_start) and returns the
- * snapshot it decided on; allotd re-derives the decision with the pure rules
- * of src/core (core_resolve_access), answers with the error those rules map
- * to, and logs any disagreement as a bug. */
+/* /sessions: starting a session is the license check.  The engine decides
+ * in one round trip (sql/session_start.sql); this file only shows the
+ * decision: the session, or the refusal of its outcome with the model's
+ * result code. */
 #include <stdio.h>
 #include <string.h>
 
@@ -11,7 +9,6 @@
 #include "allot/app.h"
 #include "allot/log.h"
 #include "allot/metrics.h"
-#include "allot/rules.h"
 #include "allot/store.h"
 
 static const struct jspec start_spec[] = {
@@ -20,69 +17,32 @@ static const struct jspec start_spec[] = {
     {"userId", JS_STRING, false, 1, 255, 0},
 };
 
-static bool flag(const json_t *snap, const char *name)
-{
-    return json_is_true(json_object_get(snap, name));
-}
+/* Column of the result code in a session reply: after the outcome and the
+ * session's other members. */
+#define RESULT_CODE_COL ((int)api_session_shape.n)
 
-static enum core_license_state license_state(const char *name)
-{
-    static const enum core_license_state all[] = {CORE_LICENSE_OK, CORE_LICENSE_STALE,
-                                                  CORE_LICENSE_MISSING, CORE_LICENSE_EXPIRED,
-                                                  CORE_LICENSE_REVOKED};
-    for (size_t i = 0; name != NULL && i < sizeof all / sizeof all[0]; i++)
-        if (strcmp(core_license_state_name(all[i]), name) == 0)
-            return all[i];
-    return CORE_LICENSE_MISSING;
-}
+/* Column of the flag "the decision changed what GET /license shows". */
+#define LICENSE_CHANGED_COL (RESULT_CODE_COL + 1)
 
-/* The decision of the pure rules on the database's snapshot. */
-static struct core_access_decision decide(const json_t *snap)
+/* A session decision: the session (ok_status), or its refusal. */
+static void reply_session(struct http_request *r, enum db_status s, PGresult *res,
+                          unsigned ok_status)
 {
-    struct core_params p = core_params_default();
-    json_t *max = json_object_get(snap, "maxParallel");
-    if (json_is_integer(max))
-        p.max_parallel_sessions = json_integer_value(max);
-    struct core_access_snapshot s = {
-        .user_known = flag(snap, "userKnown"),
-        .license_state = license_state(json_string_value(json_object_get(snap, "license"))),
-        .sessions_in_use = json_integer_value(json_object_get(snap, "sessionsInUse")),
-        .has_professional = flag(snap, "professional"),
-        .professional_excess = flag(snap, "professionalExcess"),
-        .has_analyzer = flag(snap, "analyzer"),
-        .analyzer_excess = flag(snap, "analyzerExcess"),
-        .has_user_pass = flag(snap, "user"),
-        .user_pass_excess = flag(snap, "userExcess"),
-        .matches_professional_rule = flag(snap, "professionalRule"),
-        .professional_unit_free = flag(snap, "professionalUnitFree"),
-        .matches_analyzer_rule = flag(snap, "analyzerRule"),
-        .analyzer_unit_free = flag(snap, "analyzerUnitFree"),
-        .matches_login_group = flag(snap, "loginGroup"),
-        .login_window_open = flag(snap, "loginWindowOpen"),
-        .login_pass_available = flag(snap, "loginPassAvailable"),
-        .matches_capacity_rule = flag(snap, "capacityRule"),
-        .capacity_block_available = flag(snap, "capacityAvailable"),
-    };
-    return core_resolve_access(&s, &p);
-}
-
-static enum http_error error_of(enum core_access_error e)
-{
-    switch (e) {
-    case CORE_ERROR_NOT_FOUND: return HTTP_ERR_NOT_FOUND;
-    case CORE_ERROR_NO_LICENSE: return HTTP_ERR_NO_LICENSE;
-    case CORE_ERROR_OUTDATED_LICENSE: return HTTP_ERR_OUTDATED_LICENSE;
-    case CORE_ERROR_TOO_MANY_SESSIONS: return HTTP_ERR_TOO_MANY_SESSIONS;
-    case CORE_ERROR_NO_ACCESS_PASS: return HTTP_ERR_NO_ACCESS_PASS;
-    case CORE_ERROR_NONE: break;
+    if (s != DB_OK) {
+        api_reply_db(r, s);
+        return;
     }
-    return HTTP_ERR_INTERNAL;
-}
-
-static void reply_refusal(struct http_request *r, enum http_error e, const char *result_code,
-                          const char *message)
-{
-    http_reply_error_extra_steal(r, e, message, json_pack("{s:s}", "resultCode", result_code));
+    if (PQgetvalue(res, 0, LICENSE_CHANGED_COL)[0] == 't')
+        api_license_changed(http_app(r)); /* before its notification arrives */
+    enum api_outcome o = api_outcome_of(res);
+    if (o == API_OUTCOME_ok) {
+        api_reply_row(r, ok_status, res, &api_session_shape);
+        return;
+    }
+    char result[64];
+    snprintf(result, sizeof result, "%s", PQgetvalue(res, 0, RESULT_CODE_COL));
+    PQclear(res);
+    api_reply_refusal(r, o, result);
 }
 
 void api_sessions_start(struct http_request *r)
@@ -103,32 +63,13 @@ void api_sessions_start(struct http_request *r)
     struct app *a = http_app(r);
     char now[40];
     app_wall_pg(now);
-    json_t *out = NULL;
+    PGresult *res = NULL;
     enum db_status s = db_session_start(a->pool, user, json_string_value(v[1]),
-                                        json_string_value(v[2]), now, &out);
-    if (s != DB_OK) {
-        api_reply_db(r, s);
-        return;
-    }
-    const char *result = json_string_value(json_object_get(out, "result"));
-    struct core_access_decision d = decide(json_object_get(out, "snapshot"));
-    const char *expected = core_result_code_name(d.result);
-    if (result == NULL || strcmp(result, expected) != 0)
-        log_with(LOG_ERROR, http_corr_id(r), json_pack("{s:O}", "snapshot", json_object_get(out, "snapshot")),
-                 "rule mismatch: the database decided %s, src/core decides %s",
-                 result ? result : "(none)", expected);
-    const char *access = json_string_value(json_object_get(out, "accessType"));
-    metrics_session(a->metrics, result ? result : "Error", access);
-    if (result != NULL && strcmp(result, "Ok") == 0) {
-        json_t *session = json_incref(json_object_get(out, "session"));
-        json_decref(out);
-        http_reply_created_steal(r, session);
-        return;
-    }
-    enum http_error e = d.error != CORE_ERROR_NONE ? error_of(d.error) : HTTP_ERR_NO_ACCESS_PASS;
-    const char *message = e == HTTP_ERR_NOT_FOUND ? "No such user" : NULL;
-    reply_refusal(r, e, result ? result : expected, message);
-    json_decref(out);
+                                        json_string_value(v[2]), now, &res);
+    if (s == DB_OK)
+        metrics_session(a->metrics, PQgetvalue(res, 0, RESULT_CODE_COL),
+                        PQgetisnull(res, 0, 5) ? NULL : PQgetvalue(res, 0, 5));
+    reply_session(r, s, res, 201);
 }
 
 void api_sessions_heartbeat(struct http_request *r)
@@ -140,29 +81,9 @@ void api_sessions_heartbeat(struct http_request *r)
     char now[40], idle[24];
     app_wall_pg(now);
     snprintf(idle, sizeof idle, "%lld", (long long)a->cfg->session_idle_timeout);
-    json_t *out = NULL;
-    enum db_status s = db_session_heartbeat(a->pool, id, now, idle, &out);
-    if (s != DB_OK) {
-        api_reply_db(r, s);
-        return;
-    }
-    const char *result = json_string_value(json_object_get(out, "result"));
-    if (result == NULL)
-        result = "";
-    if (strcmp(result, "Ok") == 0) {
-        http_reply_json_steal(r, 200, json_incref(json_object_get(out, "session")));
-    } else if (strcmp(result, "NotFound") == 0) {
-        http_reply_error(r, HTTP_ERR_NOT_FOUND, NULL, "No such session");
-    } else if (strcmp(result, "Ended") == 0) {
-        http_reply_error(r, HTTP_ERR_CONFLICT, NULL, "The session has ended");
-    } else if (strcmp(result, "LicenseNotAvailable") == 0) {
-        const char *st = json_string_value(json_object_get(out, "license"));
-        bool stale = st != NULL && strcmp(st, "stale") == 0;
-        reply_refusal(r, stale ? HTTP_ERR_OUTDATED_LICENSE : HTTP_ERR_NO_LICENSE, result, NULL);
-    } else {
-        reply_refusal(r, HTTP_ERR_NO_ACCESS_PASS, result, NULL);
-    }
-    json_decref(out);
+    PGresult *res = NULL;
+    enum db_status s = db_session_heartbeat(a->pool, id, now, idle, &res);
+    reply_session(r, s, res, 200);
 }
 
 void api_sessions_end(struct http_request *r)
@@ -172,14 +93,14 @@ void api_sessions_end(struct http_request *r)
         return;
     char now[40];
     app_wall_pg(now);
-    json_t *session = NULL;
-    enum db_status s = db_session_end(http_app(r)->pool, id, now, &session);
-    json_decref(session);
-    if (s != DB_OK) {
-        api_reply_db(r, s);
+    PGresult *res = NULL;
+    enum db_status s = db_session_end(http_app(r)->pool, id, now, &res);
+    if (s == DB_OK && api_outcome_of(res) == API_OUTCOME_ok) {
+        PQclear(res);
+        http_reply_empty(r, 204);
         return;
     }
-    http_reply_empty(r, 204);
+    api_reply_decision(r, s, res, 204, &api_session_shape);
 }
 
 void api_sessions_get(struct http_request *r)
@@ -187,13 +108,13 @@ void api_sessions_get(struct http_request *r)
     const char *id = api_id_param(r, 0);
     if (id == NULL)
         return;
-    json_t *session = NULL;
-    enum db_status s = db_session_get(http_app(r)->pool, id, &session);
-    if (s != DB_OK) {
-        api_reply_db(r, s);
+    PGresult *res = NULL;
+    enum db_status s = db_session_get(http_app(r)->pool, id, &res);
+    if (s == DB_NOT_FOUND) {
+        http_reply_error(r, HTTP_ERR_NOT_FOUND, NULL, "No such session");
         return;
     }
-    http_reply_json_steal(r, 200, session);
+    api_reply_decision(r, s, res, 200, &api_session_shape);
 }
 
 static bool uuid_filter(struct http_request *r, const char *name, const char **out)
@@ -216,7 +137,7 @@ void api_sessions_list(struct http_request *r)
         http_reply_error(r, HTTP_ERR_BAD_REQUEST, "active", "active must be true or false");
         return;
     }
-    struct api_page page;
+    struct db_page page;
     if (!api_page_parse(r, &page))
         return;
     PGresult *res;
@@ -225,8 +146,7 @@ void api_sessions_list(struct http_request *r)
         api_reply_db(r, s);
         return;
     }
-    api_reply_page(r, res, &page, filters);
-    PQclear(res);
+    api_reply_page(r, res, &page, &api_session_shape, filters);
 }
 
 void api_sessions_events(struct http_request *r)
@@ -244,7 +164,7 @@ void api_sessions_events(struct http_request *r)
         http_reply_error(r, HTTP_ERR_BAD_REQUEST, "kind", "kind must be grant, refusal or end");
         return;
     }
-    struct api_page page;
+    struct db_page page;
     if (!api_page_parse(r, &page))
         return;
     PGresult *res;
@@ -253,6 +173,5 @@ void api_sessions_events(struct http_request *r)
         api_reply_db(r, s);
         return;
     }
-    api_reply_page(r, res, &page, filters);
-    PQclear(res);
+    api_reply_page(r, res, &page, &api_event_shape, filters);
 }

@@ -21,12 +21,12 @@ static const struct jspec update_spec[] = {
     {"groups", JS_STRING_ARRAY, false, 1, TEXT_MAX, GROUPS_MAX},
 };
 
-static void reply_user(struct http_request *r, enum db_status s, json_t *user, unsigned status)
+static void reply_user(struct http_request *r, enum db_status s, PGresult *res, unsigned status)
 {
-    if (s != DB_OK)
-        api_reply_db(r, s);
+    if (s == DB_NOT_FOUND)
+        api_reply_refusal(r, API_OUTCOME_user_not_found, NULL);
     else
-        api_reply_entity(r, status, user);
+        api_reply_decision(r, s, res, status, &api_user_shape);
 }
 
 void api_users_create(struct http_request *r)
@@ -35,7 +35,7 @@ void api_users_create(struct http_request *r)
     if (!api_body(r, create_spec, 4, v))
         return;
     char *groups = v[3] ? json_dumps(v[3], JSON_COMPACT) : NULL;
-    json_t *user = NULL;
+    PGresult *user = NULL;
     enum db_status s = db_user_create(http_app(r)->pool, json_string_value(v[0]),
                                       json_string_value(v[1]),
                                       v[2] ? json_string_value(v[2]) : "",
@@ -54,7 +54,7 @@ void api_users_get(struct http_request *r)
     const char *id = api_id_param(r, 0);
     if (id == NULL)
         return;
-    json_t *user = NULL;
+    PGresult *user = NULL;
     enum db_status s = db_user_get(http_app(r)->pool, id, &user);
     reply_user(r, s, user, 200);
 }
@@ -70,7 +70,7 @@ void api_users_update(struct http_request *r)
         return;
     }
     char *groups = v[1] ? json_dumps(v[1], JSON_COMPACT) : NULL;
-    json_t *user = NULL;
+    PGresult *user = NULL;
     enum db_status s = db_user_update(http_app(r)->pool, id, v[0] ? json_string_value(v[0]) : NULL,
                                       groups, &user);
     free(groups);
@@ -84,12 +84,15 @@ void api_users_delete(struct http_request *r)
         return;
     char now[40];
     app_wall_pg(now);
-    enum db_status s = db_user_delete(http_app(r)->pool, id, now);
-    if (s != DB_OK) {
-        api_reply_db(r, s);
+    PGresult *res = NULL;
+    enum db_status s = db_user_delete(http_app(r)->pool, id, now, &res);
+    api_license_changed(http_app(r));
+    if (s == DB_OK && api_outcome_of(res) == API_OUTCOME_ok) {
+        PQclear(res);
+        http_reply_empty(r, 204);
         return;
     }
-    http_reply_empty(r, 204);
+    api_reply_decision(r, s, res, 204, &api_user_shape);
 }
 
 void api_users_list(struct http_request *r)
@@ -101,7 +104,7 @@ void api_users_list(struct http_request *r)
         .user_id = api_filter(r, "userId", &bad),
         .group = api_filter(r, "group", &bad),
     };
-    struct api_page page;
+    struct db_page page;
     if (bad || !api_page_parse(r, &page))
         return;
     PGresult *res;
@@ -110,6 +113,5 @@ void api_users_list(struct http_request *r)
         api_reply_db(r, s);
         return;
     }
-    api_reply_page(r, res, &page, filters);
-    PQclear(res);
+    api_reply_page(r, res, &page, &api_user_shape, filters);
 }

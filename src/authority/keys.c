@@ -168,7 +168,7 @@ static int set_param(const struct command *cmd, struct lic_license *lic, const c
 static int set_time_opt(const struct command *cmd, const char *opt, const char *arg,
                         int64_t *out)
 {
-    if (!lic_time_parse(arg, out))
+    if (!core_time_parse(arg, out))
         return authority_usage_error(cmd, "%s: expected an RFC 3339 time such as "
                                      "2025-01-31T00:00:00Z, got '%s'", opt, arg);
     return 0;

@@ -29,11 +29,23 @@ void authority_errorf(const struct command *cmd, const char *fmt, ...)
     fputc('\n', stderr);
 }
 
+/* The license parameters of --param, from their one table (allot/params.def). */
+static void print_params(FILE *f)
+{
+    fprintf(f, "\nlicense parameters (--param NAME=VALUE; durations in seconds):\n");
+    for (size_t i = 0; i < CORE_PARAM_COUNT; i++)
+        fprintf(f, "  %-26s default %lld, %lld to %lld: %s\n", core_params[i].name,
+                (long long)core_params[i].def, (long long)core_params[i].min,
+                (long long)core_params[i].max, core_params[i].description);
+}
+
 void authority_print_help(const struct command *cmd, FILE *f)
 {
     fprintf(f, "usage: %s %s\n%s\n", AUTHORITY_PROG, cmd->usage, cmd->summary);
     if (cmd->help != NULL)
         fprintf(f, "\noptions:\n%s", cmd->help);
+    if (cmd->run == authority_cmd_issue)
+        print_params(f);
 }
 
 int authority_usage_error(const struct command *cmd, const char *fmt, ...)
@@ -216,11 +228,7 @@ static const struct command commands[] = {
      "  --overage NAME=N           extra units of an allotment; -1 = unbounded (repeatable)\n"
      "  --tokens N                 legacy tokens\n"
      "  --conversion-date TIME     RFC 3339 date tokens were converted\n"
-     "  --param NAME=VALUE         a license parameter (repeatable): offlineGraceSeconds,\n"
-     "                             capacityUnitSeconds, loginPassSeconds,\n"
-     "                             maxParallelSessions, passReturnSeconds,\n"
-     "                             sessionLingerSeconds, quarantineSeconds,\n"
-     "                             definitionRefreshSeconds\n"
+     "  --param NAME=VALUE         a license parameter (repeatable; see below)\n"
      "  --iat UNIX                 signing time to record (default: now; for tests)\n"
      "  --state-dir DIR            also record the key as the current definition of its\n"
      "                             license number: the next sync hands it to the site\n"},

@@ -161,23 +161,23 @@ static bool from_json(const json_t *o, struct astate *st, char *why, size_t whyl
 
 json_t *astate_public_json(const struct astate *st)
 {
-    char t[LIC_TIME_BUFSZ];
+    char t[CORE_TIME_BUFSZ];
     json_t *o = json_pack("{s:s, s:b, s:I}", "licenseNumber", st->license_number, "revoked",
                           (int)st->revoked, "syncCount", (json_int_t)st->sync_count);
     if (o == NULL)
         return NULL;
     int err = 0;
     err |= json_object_set_new(o, "lastSyncAt", st->synced &&
-                               lic_time_format(st->last_sync_at, t, sizeof t)
+                               core_time_format(st->last_sync_at, t, sizeof t)
                                ? json_string(t) : json_null());
     err |= json_object_set_new(o, "site", st->synced ? json_string(st->site) : json_null());
     err |= json_object_set_new(o, "assignments", st->synced
                                ? sync_assignments_to_json(&st->assignments) : json_null());
     err |= json_object_set_new(o, "siteDefinitionIssuedAt", st->synced &&
-                               lic_time_format(st->site_definition_iat, t, sizeof t)
+                               core_time_format(st->site_definition_iat, t, sizeof t)
                                ? json_string(t) : json_null());
     err |= json_object_set_new(o, "definitionIssuedAt", st->definition != NULL &&
-                               lic_time_format(st->definition_iat, t, sizeof t)
+                               core_time_format(st->definition_iat, t, sizeof t)
                                ? json_string(t) : json_null());
     if (err) {
         json_decref(o);

@@ -66,6 +66,7 @@ int app_init(struct app *a, const struct config *cfg)
     pthread_mutex_init(&a->schema_lock, NULL);
     pthread_mutex_init(&a->secret_lock, NULL);
     atomic_store(&a->schema_current, false);
+    a->schema_seen = -1;
     return a->pool && a->metrics && a->auth ? 0 : -1;
 }
 
@@ -80,11 +81,15 @@ void app_free(struct app *a)
     memset(a, 0, sizeof *a);
 }
 
+/* Checks at most once a second, one thread at a time: the others answer
+ * "not ready" at once instead of queueing behind a connect to a database
+ * that may be down. */
 bool app_schema_ready(struct app *a)
 {
     if (atomic_load(&a->schema_current))
         return true;
-    pthread_mutex_lock(&a->schema_lock);
+    if (pthread_mutex_trylock(&a->schema_lock) != 0)
+        return false;
     bool current = atomic_load(&a->schema_current);
     int64_t now = app_now_ms();
     if (!current && now - a->schema_checked_ms >= 1000) {
@@ -92,15 +97,24 @@ bool app_schema_ready(struct app *a)
         struct db_conn *c;
         if (db_acquire(a->pool, &c) == DB_OK) {
             int v = db_schema_version(c);
+            int engine = v >= db_schema_expected() ? db_engine_current(c) : 0;
             db_release(a->pool, c);
-            if (v >= db_schema_expected()) {
+            if (v >= db_schema_expected() && engine == 1) {
                 atomic_store(&a->schema_current, true);
                 current = true;
-            } else if (v >= 0 && v != a->schema_seen) {
-                a->schema_seen = v;
-                log_error(NULL, "the database schema is at version %d but this allotd needs %d: "
-                          "run `allotd migrate` (refusing requests until then)",
-                          v, db_schema_expected());
+                if (a->schema_seen >= 0)
+                    log_info(NULL, "the database schema and engine are current: serving");
+                a->schema_seen = -1;
+            } else if (v >= 0 && engine >= 0 && v * 2 + engine != a->schema_seen) {
+                a->schema_seen = v * 2 + engine;
+                if (v < db_schema_expected())
+                    log_error(NULL, "the database schema is at version %d but this allotd needs "
+                              "%d: run `allotd migrate` (refusing requests until then)",
+                              v, db_schema_expected());
+                else
+                    log_error(NULL, "the database runs another licensing engine than this "
+                              "allotd's (%.12s): run `allotd migrate` (refusing requests until "
+                              "then)", db_engine_digest());
             }
         }
     }
@@ -108,8 +122,13 @@ bool app_schema_ready(struct app *a)
     return current;
 }
 
+void app_schema_changed(struct app *a)
+{
+    atomic_store(&a->schema_current, false);
+}
+
 static const struct db_stmt q_cursor_secret = {
-    "cursor_secret", "SELECT secret FROM server_secrets WHERE name = 'cursor'"};
+    .name = "cursor_secret", .sql = "SELECT secret FROM server_secrets WHERE name = 'cursor'"};
 
 enum db_status app_cursor_key(struct app *a, const unsigned char **key)
 {

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "allot/log.h"
-#include "allot/rules.h"
+#include "allot/core.h"
 
 enum kind { K_STRING, K_SECRET, K_LISTEN, K_DURATION, K_INT, K_LEVEL };
 

@@ -1,5 +1,5 @@
 /* Durations in configuration: "90s", "10m", "1h", "5d" or bare seconds. */
-#include "allot/rules.h"
+#include "allot/core.h"
 
 #include <stddef.h>
 

@@ -1,23 +1,19 @@
-/* License parameters and saturating time arithmetic. */
-#include "allot/rules.h"
+/* The license parameters, from params.def. */
+#include "allot/params.h"
 
-struct core_params core_params_default(void)
-{
-    return (struct core_params){
-        .offline_grace = 432000,        /* 5 days */
-        .capacity_unit = 360,           /* 6 minutes */
-        .login_pass = 3600,             /* 1 hour */
-        .max_parallel_sessions = 5,
-        .pass_return = 2419200,         /* 28 days */
-        .session_linger = 300,          /* 5 minutes */
-        .quarantine = 604800,           /* 7 days */
-    };
-}
+#include <string.h>
 
-int64_t core_time_add(int64_t t, int64_t d)
+const struct core_param_def core_params[CORE_PARAM_COUNT] = {
+#define PARAM(id, name, def, min, max, description) \
+    [CORE_PARAM_##id] = {name, def, min, max, description},
+#include "allot/params.def"
+#undef PARAM
+};
+
+int core_param_find(const char *name)
 {
-    int64_t r;
-    if (__builtin_add_overflow(t, d, &r))
-        return d > 0 ? INT64_MAX : INT64_MIN;
-    return r;
+    for (int i = 0; name != NULL && i < CORE_PARAM_COUNT; i++)
+        if (strcmp(core_params[i].name, name) == 0)
+            return i;
+    return -1;
 }

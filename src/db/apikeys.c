@@ -4,22 +4,27 @@
 
 #include "allot/store.h"
 
+#define APIKEY_COLUMNS "'ok', k.id, k.name, k.role, k.created_at, k.last_used_at"
+
 static const struct db_stmt q_insert = {
-    "apikey_insert",
-    "INSERT INTO api_keys (name, role, lookup, hash) VALUES ($1, $2, $3, decode($4, 'hex'))"
-    " RETURNING allot_apikey_json(api_keys)::text"};
+    .name = "apikey_insert", .sql =
+    "INSERT INTO api_keys AS k (name, role, lookup, hash)"
+    " VALUES ($1, $2, $3, decode($4, 'hex')) RETURNING " APIKEY_COLUMNS};
+
+static const struct db_stmt q_get = {
+    .name = "apikey_get", .sql = "SELECT " APIKEY_COLUMNS " FROM api_keys k WHERE k.id = $1"};
 
 static const struct db_stmt q_list = {
-    "apikey_list",
-    "SELECT allot_apikey_json(k)::text, allot_us(k.created_at), k.id FROM api_keys k"
-    " WHERE ($1::bigint IS NULL OR (k.created_at, k.id) > (allot_from_us($1), $2::uuid))"
+    .name = "apikey_list", .sql =
+    "SELECT " APIKEY_COLUMNS ", engine.us(k.created_at), k.id FROM api_keys k"
+    " WHERE ($1::bigint IS NULL OR (k.created_at, k.id) > (engine.from_us($1), $2::uuid))"
     " ORDER BY k.created_at, k.id LIMIT $3"};
 
-static const struct db_stmt q_delete = {"apikey_delete", "DELETE FROM api_keys WHERE id = $1"};
+static const struct db_stmt q_delete = {.name = "apikey_delete", .sql = "DELETE FROM api_keys WHERE id = $1"};
 
 /* Marks the key used at most once a minute, so authentication rarely writes. */
 static const struct db_stmt q_find = {
-    "apikey_find",
+    .name = "apikey_find", .sql =
     "WITH k AS (SELECT id, role, hash, last_used_at FROM api_keys WHERE lookup = $1),"
     " touched AS (UPDATE api_keys SET last_used_at = now() FROM k"
     "   WHERE api_keys.id = k.id"
@@ -27,19 +32,19 @@ static const struct db_stmt q_find = {
     " SELECT id, role, encode(hash, 'hex') FROM k"};
 
 enum db_status db_apikey_create(struct db_pool *p, const char *name, const char *role,
-                                const char *lookup, const char *hash_hex, json_t **out)
+                                const char *lookup, const char *hash_hex, PGresult **out)
 {
-    PGresult *r;
     const char *params[] = {name, role, lookup, hash_hex};
-    enum db_status s = db_query(p, &q_insert, 4, params, &r);
-    if (s != DB_OK)
-        return s;
-    *out = api_row_json(r, 0);
-    PQclear(r);
-    return *out ? DB_OK : DB_ERROR;
+    return db_one_row(p, &q_insert, 4, params, out);
 }
 
-enum db_status db_apikey_list(struct db_pool *p, const struct api_page *page, PGresult **out)
+enum db_status db_apikey_get(struct db_pool *p, const char *id, PGresult **out)
+{
+    const char *params[] = {id};
+    return db_one_row(p, &q_get, 1, params, out);
+}
+
+enum db_status db_apikey_list(struct db_pool *p, const struct db_page *page, PGresult **out)
 {
     struct db_page_args pa;
     db_page_args(page, &pa);
@@ -78,7 +83,7 @@ enum db_status db_apikey_find(struct db_pool *p, const char *lookup, char id[40]
 }
 
 static const struct db_stmt q_ensure = {
-    "apikey_ensure",
+    .name = "apikey_ensure", .sql =
     "INSERT INTO api_keys (name, role, lookup, hash)"
     " VALUES ('ALLOT_ADMIN_KEY', 'admin', $1, decode($2, 'hex'))"
     " ON CONFLICT (lookup) DO UPDATE SET role = 'admin'"

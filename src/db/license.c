@@ -1,42 +1,36 @@
-/* The site license row. */
-#include <string.h>
-
+/* The site license: its view (sql/license_view.sql), applying a key, and an
+ * air-gapped definition. */
 #include "allot/store.h"
 
-static const struct db_stmt q_raw = {"license_raw", "SELECT allot_license_raw($1)::text"};
+#define VIEW_COLUMNS \
+    "v.status, v.license_number, v.organization, v.product, v.valid_from, v.valid_to," \
+    " v.issued_at, v.last_verified_at, v.last_sync_attempt_at, v.last_sync_error," \
+    " v.disabled_at, v.conversion_date, v.allotments, v.tokens, v.parameters, v.changes_at"
 
+static const struct db_stmt q_view = {
+    .name = "license_view", .sql = "SELECT " VIEW_COLUMNS " FROM engine.license_view($1) v"};
 static const struct db_stmt q_apply = {
-    "license_apply", "SELECT allot_license_apply($1, $2::jsonb, $3)"};
+    .name = "license_apply", .sql = "SELECT engine.license_apply($1, $2::jsonb, $3)"};
+static const struct db_stmt q_definition = {
+    .name = "definition_apply", .sql = "SELECT engine.definition_apply($1, $2, $3::jsonb, $4, $5)"};
 
-enum db_status db_license_raw(struct db_pool *p, const char *now, json_t **out)
+enum db_status db_license_view(struct db_pool *p, const char *now, PGresult **out)
 {
     const char *params[] = {now};
-    enum db_status s = db_one_json(p, &q_raw, 1, params, out);
-    return s == DB_NOT_FOUND ? DB_OK : s;
+    return db_one_row(p, &q_view, 1, params, out);
 }
 
 enum db_status db_license_apply(struct db_pool *p, const char *key, const char *definition,
-                                const char *now)
+                                const char *now, PGresult **out)
 {
     const char *params[] = {key, definition, now};
-    PGresult *r;
-    enum db_status s = db_query(p, &q_apply, 3, params, &r);
-    if (s == DB_OK && strcmp(PQgetvalue(r, 0, 0), "older") == 0)
-        s = DB_CONFLICT;
-    PQclear(r);
-    return s;
+    return db_one_row(p, &q_apply, 3, params, out);
 }
-
-static const struct db_stmt q_definition = {
-    "definition_apply", "SELECT allot_definition_apply($1, $2, $3::jsonb, $4, $5)"};
 
 enum db_status db_definition_apply(struct db_pool *p, const char *now, const char *key,
                                    const char *definition, const char *verified_at,
-                                   const char *revoked)
+                                   const char *revoked, PGresult **out)
 {
     const char *params[] = {now, key, definition, verified_at, revoked};
-    PGresult *r;
-    enum db_status s = db_query(p, &q_definition, 5, params, &r);
-    PQclear(r);
-    return s;
+    return db_one_row(p, &q_definition, 5, params, out);
 }

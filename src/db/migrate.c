@@ -1,5 +1,6 @@
 /* allotd migrate: applies migrations/NNNN_name.sql in order, each in its own
- * transaction and recorded in schema_migrations.  A session-level advisory lock
+ * transaction and recorded in schema_migrations, then the engine of sql/
+ * (src/db/engine.c).  A session-level advisory lock
  * serialises concurrent runs, so two processes migrating at once is safe and
  * the second one finds nothing left to do. */
 #include "allot/db.h"
@@ -68,8 +69,9 @@ static bool apply_one(PGconn *pg, const struct db_migration *m)
 
 int db_migrate(const char *url)
 {
-    const char *keys[] = {"dbname", "application_name", "connect_timeout", NULL};
-    const char *vals[] = {url, "allotd-migrate", "10", NULL};
+    /* search_path: allot's tables are in public, whatever schemas the role has. */
+    const char *keys[] = {"dbname", "application_name", "connect_timeout", "options", NULL};
+    const char *vals[] = {url, "allotd-migrate", "10", "-c search_path=public", NULL};
     PGconn *pg = PQconnectdbParams(keys, vals, 1);
     if (PQstatus(pg) != CONNECTION_OK) {
         char msg[256];
@@ -108,6 +110,9 @@ int db_migrate(const char *url)
     }
     log_info(NULL, "migrate: schema at version %d (%d applied now)", db_schema_expected(),
              applied);
+    /* An older allotd never puts its engine over a newer one. */
+    if (current <= db_schema_expected() && db_engine_apply(pg) < 0)
+        applied = -1;
 done:
     exec_ok(pg, "SELECT pg_advisory_unlock(7308812001)", "advisory unlock");
     PQfinish(pg);
@@ -115,7 +120,7 @@ done:
 }
 
 static const struct db_stmt q_schema_version = {
-    "schema_version", "SELECT coalesce(max(version), 0) FROM schema_migrations"};
+    .name = "schema_version", .sql = "SELECT coalesce(max(version), 0) FROM schema_migrations"};
 
 int db_schema_version(struct db_conn *c)
 {

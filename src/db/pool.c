@@ -68,8 +68,9 @@ struct db_pool *db_pool_new(const struct db_pool_options *opt)
     }
     p->acquire_timeout_ms = opt->acquire_timeout_ms;
     snprintf(p->statement_timeout, sizeof p->statement_timeout,
-             "-c statement_timeout=%d -c lock_timeout=%d -c plan_cache_mode=force_custom_plan", opt->statement_timeout_ms,
-             opt->statement_timeout_ms);
+             "-c statement_timeout=%d -c lock_timeout=%d -c TimeZone=UTC -c DateStyle=ISO,YMD"
+             " -c search_path=public",
+             opt->statement_timeout_ms, opt->statement_timeout_ms);
     snprintf(p->connect_timeout, sizeof p->connect_timeout, "%d", opt->connect_timeout_s);
     snprintf(p->application_name, sizeof p->application_name, "%s",
              opt->application_name ? opt->application_name : "allotd");
@@ -140,8 +141,8 @@ static bool conn_open(struct db_pool *p, struct db_conn *c)
     return true;
 }
 
-/* An idle connection has nothing to read: allotd never LISTENs, so input
- * nobody asked for is the server saying goodbye (a FATAL on restart or
+/* An idle connection has nothing to read: pooled connections never LISTEN
+ * (src/db/listen.c has its own), so input nobody asked for is the server saying goodbye (a FATAL on restart or
  * termination, then EOF).  Such a connection is reopened now rather than
  * failing the next statement. */
 static bool conn_idle_healthy(struct db_conn *c)
@@ -312,10 +313,16 @@ enum db_status db_exec(struct db_conn *c, const struct db_stmt *stmt, int nparam
 {
     if (res != NULL)
         *res = NULL;
-    enum db_status s = prepare(c, stmt);
-    if (s != DB_OK)
-        return s;
-    PGresult *r = PQexecPrepared(c->pg, stmt->name, nparams, params, NULL, NULL, 0);
+    PGresult *r;
+    enum db_status s;
+    if (stmt->per_call) {
+        r = PQexecParams(c->pg, stmt->sql, nparams, NULL, params, NULL, NULL, 0);
+    } else {
+        s = prepare(c, stmt);
+        if (s != DB_OK)
+            return s;
+        r = PQexecPrepared(c->pg, stmt->name, nparams, params, NULL, NULL, 0);
+    }
     s = conn_result(c, r);
     if (s == DB_ERROR)
         log_error(NULL, "statement %s failed: SQLSTATE %s: %s", stmt->name, c->sqlstate,

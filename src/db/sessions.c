@@ -1,61 +1,79 @@
-/* Sessions: start and heartbeat are one SQL function call each. */
+/* Sessions: start, heartbeat and end are one call of the engine each
+ * (sql/session_*.sql); the columns are engine.session_reply's. */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "allot/store.h"
 
+#define SESSION_COLUMNS \
+    "r.outcome, r.id, r.user_ref, r.user_directory, r.user_id, r.access_type," \
+    " r.allocation_id, r.started_at, r.last_activity, r.ended_at, r.end_reason, r.result_code"
+
+/* The decisions also say whether they changed what GET /license shows. */
 static const struct db_stmt q_start = {
-    "session_start", "SELECT allot_session_start($1, $2, $3, $4)::text"};
+    .name = "session_start",
+    .sql = "SELECT " SESSION_COLUMNS ", r.license_changed"
+           " FROM engine.session_start($1, $2, $3, $4) r"};
 static const struct db_stmt q_heartbeat = {
-    "session_heartbeat", "SELECT allot_session_heartbeat($1, $2, $3)::text"};
-static const struct db_stmt q_end = {"session_end", "SELECT allot_session_end($1, $2)::text"};
+    .name = "session_heartbeat",
+    .sql = "SELECT " SESSION_COLUMNS ", r.license_changed"
+           " FROM engine.session_heartbeat($1, $2, $3) r"};
+static const struct db_stmt q_end = {
+    .name = "session_end", .sql = "SELECT " SESSION_COLUMNS " FROM engine.session_end($1, $2) r"};
 static const struct db_stmt q_get = {
-    "session_get", "SELECT allot_session_json(s)::text FROM sessions s WHERE s.id = $1"};
+    .name = "session_get", .sql =
+    "SELECT " SESSION_COLUMNS " FROM sessions s, engine.session_reply('ok', s) r WHERE s.id = $1"};
+/* active=true reads the live sessions' index: few, whatever the history. */
 static const struct db_stmt q_list = {
-    "session_list",
-    "SELECT allot_session_json(s)::text, allot_us(s.started_at), s.id FROM sessions s"
+    .name = "session_list", .sql =
+    "SELECT " SESSION_COLUMNS ", engine.us(s.started_at), s.id"
+    " FROM sessions s, engine.session_reply('ok', s) r"
     " WHERE ($1::uuid IS NULL OR s.user_ref = $1)"
     "   AND ($2::boolean IS NULL OR (s.ended_at IS NULL) = $2)"
-    "   AND ($3::bigint IS NULL OR (s.started_at, s.id) > (allot_from_us($3), $4::uuid))"
-    " ORDER BY s.started_at, s.id LIMIT $5"};
+    "   AND ($2::boolean IS NOT TRUE OR s.live)"
+    "   AND ($3::bigint IS NULL OR (s.started_at, s.id) > (engine.from_us($3), $4::uuid))"
+    " ORDER BY s.started_at, s.id LIMIT $5", .per_call = true};
 static const struct db_stmt q_events = {
-    "event_list",
-    "SELECT allot_event_json(e)::text, allot_us(e.at), e.id FROM session_events e"
+    .name = "event_list", .sql =
+    "SELECT 'ok', e.id, e.at, e.kind, e.session_id, e.user_ref, e.user_directory, e.user_id,"
+    " e.access_type, e.result_code, e.session_count, e.detail, engine.us(e.at), e.id"
+    " FROM session_events e"
     " WHERE ($1::uuid IS NULL OR e.user_ref = $1)"
     "   AND ($2::text IS NULL OR e.kind = $2)"
     "   AND ($3::text IS NULL OR e.result_code = $3)"
-    "   AND ($4::bigint IS NULL OR (e.at, e.id) > (allot_from_us($4), $5::uuid))"
-    " ORDER BY e.at, e.id LIMIT $6"};
-static const struct db_stmt q_reap = {"reap", "SELECT allot_reap($1, $2)"};
+    "   AND ($4::bigint IS NULL OR (e.at, e.id) > (engine.from_us($4), $5::uuid))"
+    " ORDER BY e.at, e.id LIMIT $6", .per_call = true};
+static const struct db_stmt q_reap = {.name = "reap", .sql = "SELECT engine.reap($1, $2)"};
 
 enum db_status db_session_start(struct db_pool *p, const char *user, const char *directory,
-                                const char *user_id, const char *now, json_t **out)
+                                const char *user_id, const char *now, PGresult **out)
 {
     const char *params[] = {user, directory, user_id, now};
-    return db_one_json(p, &q_start, 4, params, out);
+    return db_one_row(p, &q_start, 4, params, out);
 }
 
 enum db_status db_session_heartbeat(struct db_pool *p, const char *id, const char *now,
-                                    const char *idle_seconds, json_t **out)
+                                    const char *idle_seconds, PGresult **out)
 {
     const char *params[] = {id, now, idle_seconds};
-    return db_one_json(p, &q_heartbeat, 3, params, out);
+    return db_one_row(p, &q_heartbeat, 3, params, out);
 }
 
-enum db_status db_session_end(struct db_pool *p, const char *id, const char *now, json_t **out)
+enum db_status db_session_end(struct db_pool *p, const char *id, const char *now,
+                              PGresult **out)
 {
     const char *params[] = {id, now};
-    return db_one_json(p, &q_end, 2, params, out);
+    return db_one_row(p, &q_end, 2, params, out);
 }
 
-enum db_status db_session_get(struct db_pool *p, const char *id, json_t **out)
+enum db_status db_session_get(struct db_pool *p, const char *id, PGresult **out)
 {
     const char *params[] = {id};
-    return db_one_json(p, &q_get, 1, params, out);
+    return db_one_row(p, &q_get, 1, params, out);
 }
 
 enum db_status db_session_list(struct db_pool *p, const struct session_filter *f,
-                               const struct api_page *page, PGresult **out)
+                               const struct db_page *page, PGresult **out)
 {
     struct db_page_args pa;
     db_page_args(page, &pa);
@@ -64,7 +82,7 @@ enum db_status db_session_list(struct db_pool *p, const struct session_filter *f
 }
 
 enum db_status db_event_list(struct db_pool *p, const struct event_filter *f,
-                             const struct api_page *page, PGresult **out)
+                             const struct db_page *page, PGresult **out)
 {
     struct db_page_args pa;
     db_page_args(page, &pa);
@@ -83,8 +101,9 @@ enum db_status db_reap(struct db_pool *p, const char *now, const char *idle_seco
     return s;
 }
 
+/* Active sessions are live ones: the count reads the partial index. */
 static const struct db_stmt q_active = {
-    "sessions_active", "SELECT count(*) FROM sessions WHERE ended_at IS NULL"};
+    .name = "sessions_active", .sql = "SELECT count(*) FROM sessions WHERE live AND ended_at IS NULL"};
 
 enum db_status db_sessions_active(struct db_pool *p, long long *count)
 {

@@ -94,6 +94,12 @@ void http_reply_text(struct http_request *r, unsigned status, const char *conten
     set_reply(r, status, copy, len, content_type);
 }
 
+void http_reply_text_steal(struct http_request *r, unsigned status, const char *content_type,
+                           char *text, size_t len)
+{
+    set_reply(r, status, text, len, content_type);
+}
+
 void http_reply_error_extra_steal(struct http_request *r, enum http_error e,
                                   const char *message, json_t *extra)
 {

@@ -5,51 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Longest duration a parameter may hold: 100 years, so now + value never
- * overflows int64_t. */
-#define PARAM_SECONDS_MAX (100LL * 366 * 86400)
-
-static const struct param_def {
-    const char *name;
-    size_t offset;
-    int64_t def;
-    int64_t min;
-    int64_t max;
-} params[] = {
-    {"offlineGraceSeconds", offsetof(struct lic_params, offline_grace_seconds), 432000, 1,
-     PARAM_SECONDS_MAX},
-    {"capacityUnitSeconds", offsetof(struct lic_params, capacity_unit_seconds), 360, 1,
-     PARAM_SECONDS_MAX},
-    {"loginPassSeconds", offsetof(struct lic_params, login_pass_seconds), 3600, 1,
-     PARAM_SECONDS_MAX},
-    {"maxParallelSessions", offsetof(struct lic_params, max_parallel_sessions), 5, 1,
-     1000000},
-    {"passReturnSeconds", offsetof(struct lic_params, pass_return_seconds), 2419200, 0,
-     PARAM_SECONDS_MAX},
-    {"sessionLingerSeconds", offsetof(struct lic_params, session_linger_seconds), 300, 0,
-     PARAM_SECONDS_MAX},
-    {"quarantineSeconds", offsetof(struct lic_params, quarantine_seconds), 604800, 0,
-     PARAM_SECONDS_MAX},
-    {"definitionRefreshSeconds", offsetof(struct lic_params, definition_refresh_seconds),
-     86400, 1, PARAM_SECONDS_MAX},
-};
-#define NPARAMS (sizeof params / sizeof params[0])
-
 static const char *const allotment_names[LIC_ALLOTMENT_COUNT] = {
     [LIC_PROFESSIONAL] = "professional",
     [LIC_ANALYZER] = "analyzer",
     [LIC_ANALYZER_TIME] = "analyzer_time",
 };
-
-static int64_t *param_slot(struct lic_params *p, size_t i)
-{
-    return (int64_t *)(void *)((char *)p + params[i].offset);
-}
-
-static int64_t param_get(const struct lic_params *p, size_t i)
-{
-    return *(const int64_t *)(const void *)((const char *)p + params[i].offset);
-}
 
 const char *lic_allotment_name(enum lic_allotment_kind k)
 {
@@ -66,36 +26,25 @@ int lic_allotment_find(const char *name)
 
 void lic_params_default(struct lic_params *p)
 {
-    for (size_t i = 0; i < NPARAMS; i++)
-        *param_slot(p, i) = params[i].def;
-}
-
-size_t lic_params_count(void)
-{
-    return NPARAMS;
-}
-
-const char *lic_params_name(size_t i)
-{
-    return i < NPARAMS ? params[i].name : NULL;
+    for (size_t i = 0; i < CORE_PARAM_COUNT; i++)
+        p->v[i] = core_params[i].def;
 }
 
 int lic_params_set(struct lic_params *p, const char *name, int64_t value,
                    char *why, size_t whylen)
 {
-    for (size_t i = 0; name != NULL && i < NPARAMS; i++) {
-        if (strcmp(name, params[i].name) != 0)
-            continue;
-        if (value < params[i].min || value > params[i].max) {
-            lic_whyf(why, whylen, "parameters.%s: must be between %lld and %lld", name,
-                     (long long)params[i].min, (long long)params[i].max);
-            return -1;
-        }
-        *param_slot(p, i) = value;
-        return 0;
+    int i = core_param_find(name);
+    if (i < 0) {
+        lic_whyf(why, whylen, "parameters.%.60s: unknown parameter", name != NULL ? name : "");
+        return -1;
     }
-    lic_whyf(why, whylen, "parameters.%.60s: unknown parameter", name != NULL ? name : "");
-    return -1;
+    if (value < core_params[i].min || value > core_params[i].max) {
+        lic_whyf(why, whylen, "parameters.%s: must be between %lld and %lld", name,
+                 (long long)core_params[i].min, (long long)core_params[i].max);
+        return -1;
+    }
+    p->v[i] = value;
+    return 0;
 }
 
 void lic_license_init(struct lic_license *lic)
@@ -137,7 +86,7 @@ static bool get_text(const json_t *v, const char *field, char *dst, size_t dstsi
 static bool get_time(const json_t *v, const char *field, int64_t *out, char *why,
                      size_t whylen)
 {
-    if (!json_is_string(v) || !lic_time_parse(json_string_value(v), out)) {
+    if (!json_is_string(v) || !core_time_parse(json_string_value(v), out)) {
         lic_whyf(why, whylen, "%s: %s", field,
                  v == NULL ? "missing" : "must be an RFC 3339 time (2025-01-31T00:00:00Z)");
         return false;
@@ -338,14 +287,14 @@ enum lic_result lic_parse(const json_t *payload, struct lic_license *out,
 enum lic_result lic_check_validity(const struct lic_license *lic, int64_t now,
                                    char *why, size_t whylen)
 {
-    char at[LIC_TIME_BUFSZ] = "?";
+    char at[CORE_TIME_BUFSZ] = "?";
     if (now < lic->valid_from) {
-        lic_time_format(lic->valid_from, at, sizeof at);
+        core_time_format(lic->valid_from, at, sizeof at);
         lic_whyf(why, whylen, "license %s is not valid before %s", lic->license_number, at);
         return LIC_NOT_YET_VALID;
     }
     if (now > lic->valid_to) {
-        lic_time_format(lic->valid_to, at, sizeof at);
+        core_time_format(lic->valid_to, at, sizeof at);
         lic_whyf(why, whylen, "license %s expired at %s", lic->license_number, at);
         return LIC_EXPIRED;
     }
@@ -356,8 +305,8 @@ enum lic_result lic_check_validity(const struct lic_license *lic, int64_t now,
 
 static int set_time(json_t *obj, const char *key, int64_t t)
 {
-    char buf[LIC_TIME_BUFSZ];
-    if (!lic_time_format(t, buf, sizeof buf))
+    char buf[CORE_TIME_BUFSZ];
+    if (!core_time_format(t, buf, sizeof buf))
         return -1;
     return json_object_set_new(obj, key, json_string(buf));
 }
@@ -387,8 +336,8 @@ json_t *lic_to_json(const struct lic_license *lic)
         err |= json_object_set_new(o, "tokens", json_integer(lic->tokens));
     if (lic->has_conversion_date)
         err |= set_time(o, "conversionDate", lic->conversion_date);
-    for (size_t i = 0; i < NPARAMS; i++)
-        err |= json_object_set_new(pa, params[i].name, json_integer(param_get(&lic->params, i)));
+    for (size_t i = 0; i < CORE_PARAM_COUNT; i++)
+        err |= json_object_set_new(pa, core_params[i].name, json_integer(lic->params.v[i]));
     err |= json_object_set_new(o, "parameters", pa);
     pa = NULL;
     if (err == 0)

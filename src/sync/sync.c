@@ -34,7 +34,6 @@ struct sync {
     enum sync_outcome last;
     char last_why[256];
     int failures;
-    char site[SYNC_SITE_MAX + 1];
 };
 
 const char *sync_outcome_name(enum sync_outcome o)
@@ -50,14 +49,31 @@ const char *sync_outcome_name(enum sync_outcome o)
     return "failed";
 }
 
-static const struct db_stmt q_try_lock = {"sync_try_lock",
+static const struct db_stmt q_try_lock = {.name = "sync_try_lock", .sql =
                                           "SELECT pg_try_advisory_lock(" SYNC_LOCK_KEY ")"};
-static const struct db_stmt q_unlock = {"sync_unlock",
+static const struct db_stmt q_unlock = {.name = "sync_unlock", .sql =
                                         "SELECT pg_advisory_unlock(" SYNC_LOCK_KEY ")"};
-static const struct db_stmt q_claim = {"sync_claim",
-                                       "SELECT allot_sync_claim($1, $2, $3, $4)::text"};
+static const struct db_stmt q_claim = {
+    .name = "sync_claim", .sql =
+    "SELECT c.license_key, c.license_number, c.issued_at, c.last_verified_at, c.offline_grace,"
+    " c.site, c.assignments FROM engine.sync_claim($1, $2, $3, $4) c"};
 static const struct db_stmt q_record = {
-    "sync_record", "SELECT allot_sync_record($1, $2, $3, $4, $5, $6, $7, $8::jsonb)"};
+    .name = "sync_record", .sql = "SELECT engine.sync_record($1, $2, $3, $4, $5, $6, $7, $8::jsonb)"};
+
+/* The claim as the exchange reads it. */
+static json_t *claim_of(PGresult *r)
+{
+    json_error_t err;
+    json_t *assignments = json_loads(PQgetvalue(r, 0, 6), 0, &err);
+    if (assignments == NULL)
+        return NULL;
+    return json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:o}", "key", PQgetvalue(r, 0, 0),
+                     "licenseNumber", PQgetvalue(r, 0, 1),
+                     "issuedAt", (json_int_t)strtoll(PQgetvalue(r, 0, 2), NULL, 10),
+                     "lastVerifiedAt", (json_int_t)strtoll(PQgetvalue(r, 0, 3), NULL, 10),
+                     "offlineGrace", (json_int_t)strtoll(PQgetvalue(r, 0, 4), NULL, 10),
+                     "site", PQgetvalue(r, 0, 5), "assignments", assignments);
+}
 
 /* Jittered exponential backoff after failures, never longer than the interval. */
 static int64_t retry_seconds(const struct sync *s)
@@ -91,8 +107,8 @@ static void log_failure(const char *why, const json_t *claim, int64_t now)
     int64_t verified = json_integer_value(json_object_get(claim, "lastVerifiedAt"));
     int64_t grace = json_integer_value(json_object_get(claim, "offlineGrace"));
     int64_t left = verified + grace - now;
-    char at[LIC_TIME_BUFSZ] = "";
-    lic_time_format(verified + grace, at, sizeof at);
+    char at[CORE_TIME_BUFSZ] = "";
+    core_time_format(verified + grace, at, sizeof at);
     json_t *extra = json_pack("{s:s, s:s, s:I}", "licenseNumber",
                               json_string_value(json_object_get(claim, "licenseNumber")),
                               "disabledAt", at, "secondsUntilDisabled", (json_int_t)left);
@@ -120,7 +136,7 @@ static bool exchange(struct sync *s, const json_t *claim, char **key, char **def
     }
     snprintf(req.license_number, sizeof req.license_number, "%s",
              json_string_value(json_object_get(claim, "licenseNumber")));
-    snprintf(req.site, sizeof req.site, "%s", s->site);
+    snprintf(req.site, sizeof req.site, "%s", json_string_value(json_object_get(claim, "site")));
     req.definition_issued_at = json_integer_value(json_object_get(claim, "issuedAt"));
     char awhy[128];
     if (!sync_assignments_parse(json_object_get(claim, "assignments"), &req.assignments, awhy,
@@ -191,10 +207,8 @@ static enum sync_outcome run_once(struct sync *s, bool force, char *why, size_t 
     enum sync_outcome out = SYNC_DB;
     json_t *claim = NULL;
     if (db_exec(c, &q_claim, 4, cp, &r) == DB_OK) {
-        if (!PQgetisnull(r, 0, 0)) {
-            json_error_t err;
-            claim = json_loads(PQgetvalue(r, 0, 0), 0, &err);
-        }
+        if (PQntuples(r) == 1)
+            claim = claim_of(r);
         out = claim ? SYNC_OK : SYNC_SKIPPED;
         PQclear(r);
     }
@@ -208,8 +222,19 @@ static enum sync_outcome run_once(struct sync *s, bool force, char *why, size_t 
         const char *rp[] = {now, json_string_value(json_object_get(claim, "licenseNumber")),
                             ok ? "true" : "false", ok ? NULL : why, ok ? verified : NULL,
                             ok ? (reply.revoked ? "true" : "false") : NULL, key, def};
-        if (db_exec(c, &q_record, 8, rp, &r) == DB_OK)
+        /* Only what the database recorded counts: a reply that could not be
+         * recorded is a failed sync, whatever the backend said. */
+        const char *recorded = "unreachable";
+        char outcome[40] = "";
+        if (db_exec(c, &q_record, 8, rp, &r) == DB_OK) {
+            snprintf(outcome, sizeof outcome, "%s", PQgetvalue(r, 0, 0));
+            recorded = outcome;
             PQclear(r);
+        }
+        if (ok && strcmp(recorded, "ok") != 0) {
+            ok = false;
+            snprintf(why, whylen, "the verified reply could not be recorded (%s)", recorded);
+        }
         if (ok) {
             s->failures = 0;
             log_info(NULL, "license %s verified with the backend%s", rp[1],
@@ -276,9 +301,6 @@ struct sync *sync_start(struct app *a)
         .application_name = "allotd-sync",
     };
     s->pool = db_pool_new(&opt);
-    char host[128] = "allotd";
-    gethostname(host, sizeof host - 1);
-    snprintf(s->site, sizeof s->site, "%.120s:%d", host, (int)getpid());
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->done, NULL);
     /* The thread wakes at least every 10 s so that a due sync (also one another

@@ -240,13 +240,13 @@ static void expect_refused(const char *body, long status, const char *type)
 {
     struct th_resp before, r, after;
     get_license(&before);
-    char *key = th_sql(site.db.url, "SELECT license_key FROM license");
+    char *key = th_sql(site.db.url, "SELECT license_key FROM license_document");
     T_CHECK(th_req(&site.srv, "PUT", "/license/definition", TH_ADMIN_KEY, body, &r));
     T_ERROR(r, status, type);
     T_EQ_STR(th_str(&r, "field"), "definition");
     th_resp_free(&r);
     get_license(&after);
-    char *key_after = th_sql(site.db.url, "SELECT license_key FROM license");
+    char *key_after = th_sql(site.db.url, "SELECT license_key FROM license_document");
     T_EQ_STR(key_after, key);
     const char *same[] = {"status", "licenseNumber", "issuedAt", "lastVerifiedAt", "disabledAt"};
     for (size_t i = 0; i < sizeof same / sizeof same[0]; i++)
@@ -329,7 +329,7 @@ static void test_revoked_definition(void)
     put_definition(doc, &r); /* revoked again, whatever happened above */
     th_resp_free(&r);
     free(doc);
-    char *key = th_sql(site.db.url, "SELECT license_key FROM license");
+    char *key = th_sql(site.db.url, "SELECT license_key FROM license_document");
     T_REQUIRE(key != NULL);
     T_CHECK(tl_put_license(&site.srv, key, &r));
     th_resp_free(&r);

@@ -457,7 +457,7 @@ static void test_capacity_blocks_are_the_users(void)
     T_EQ_INT(heartbeat(&site.srv, s1, NULL), 200);
     T_EQ_INT(heartbeat(&site.srv, s2, NULL), 200);
     T_EQ_INT(capacity_used(), 2);
-    T_EQ_INT(q("SELECT count(DISTINCT capacity_block_end) FROM sessions"), 1);
+    T_EQ_INT(q("SELECT count(DISTINCT paid_until) FROM sessions"), 1);
 }
 
 /* ---- 6. an idle session ends at its idle deadline ------------------------ */

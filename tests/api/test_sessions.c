@@ -270,8 +270,8 @@ static void test_heartbeat(void)
     th_resp_free(&r);
     T_EQ_INT(q("SELECT count(*) FROM sessions WHERE id = '%s'"
                " AND last_activity >= started_at + interval '1 second'", sid), 1);
-    T_EQ_INT(q("SELECT count(*) FROM allocations WHERE user_ref = '%s'"
-               " AND last_used >= created_at + interval '1 second'", u), 1);
+    T_EQ_INT(q("SELECT count(*) FROM allocations a WHERE user_ref = '%s'"
+               " AND engine.allocation_last_used(a) >= created_at + interval '1 second'", u), 1);
 
     char path[128];
     snprintf(path, sizeof path, "/sessions/%s/heartbeat", sid);

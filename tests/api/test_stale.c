@@ -76,7 +76,7 @@ static bool refusal_logged(const char *corr)
 
 /* The secondsUntilDisabled of a "license sync failed" warning still ahead of
  * the deadline whose disabledAt is `at`, or -1 when there is none. */
-static long long sync_warning_logged(const char *at)
+static long long sync_warning_logged(int64_t at)
 {
     char *text = th_file_text(site.srv.log_path);
     long long left = -1;
@@ -88,7 +88,7 @@ static long long sync_warning_logged(const char *at)
         const char *msg = tl_text(o, "message");
         if (o != NULL && strcmp(tl_text(o, "level"), "warn") == 0 &&
             strncmp(msg, "license sync failed", 19) == 0 && strstr(msg, "disabled in") != NULL &&
-            strcmp(tl_text(o, "disabledAt"), at) == 0)
+            tl_time(o, "disabledAt") == at)
             left = tl_int(o, "secondsUntilDisabled");
         json_decref(o);
     }
@@ -187,7 +187,7 @@ static void test_backend_gone_is_visible(void)
     if (tl_now() < disabled - 1)
         T_EQ_STR(th_str(&r, "status"), "ok"); /* not yet: a console can warn */
     /* The warning names the time left, in the model's log file and here. */
-    long long left = sync_warning_logged(tl_text(r.json, "disabledAt"));
+    long long left = sync_warning_logged(tl_time(r.json, "disabledAt"));
     T_CHECK(left > 0 && left <= GRACE);
     th_resp_free(&r);
     T_CHECK(th_req(&site.srv, "GET", "/metrics", TH_ADMIN_KEY, NULL, &r));
@@ -340,7 +340,7 @@ static void test_metrics_tell_the_story(void)
 static void test_stop_cleanly(void)
 {
     /* The license key is the bearer secret of every sync: in no log line. */
-    char *key = th_sql(site.db.url, "SELECT license_key FROM license");
+    char *key = th_sql(site.db.url, "SELECT license_key FROM license_document");
     char *log = th_file_text(auth.log_path);
     T_REQUIRE(key != NULL && strlen(key) > 100);
     T_CHECK(!th_log_contains(&site.srv, key));

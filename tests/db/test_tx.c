@@ -32,9 +32,9 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static const struct db_stmt q_mark = {"t_mark", "INSERT INTO tx_marks (tag) VALUES ($1)"};
-static const struct db_stmt q_read = {"t_read", "SELECT n FROM tx_counter WHERE id = 1"};
-static const struct db_stmt q_write = {"t_write", "UPDATE tx_counter SET n = $1 WHERE id = 1"};
+static const struct db_stmt q_mark = {.name = "t_mark", .sql = "INSERT INTO tx_marks (tag) VALUES ($1)"};
+static const struct db_stmt q_read = {.name = "t_read", .sql = "SELECT n FROM tx_counter WHERE id = 1"};
+static const struct db_stmt q_write = {.name = "t_write", .sql = "UPDATE tx_counter SET n = $1 WHERE id = 1"};
 
 /* ---- a retried body --------------------------------------------------------- */
 
@@ -239,7 +239,7 @@ static void test_unique_violation_is_conflict(void)
 {
     struct db_pool *p = pool_of(1, 2000);
     T_REQUIRE(p != NULL);
-    static const struct db_stmt q_dup = {"t_dup", "INSERT INTO tx_unique (k) VALUES ($1)"};
+    static const struct db_stmt q_dup = {.name = "t_dup", .sql = "INSERT INTO tx_unique (k) VALUES ($1)"};
     const char *params[] = {"same"};
     T_EQ_INT(db_query(p, &q_dup, 1, params, NULL), DB_OK);
     T_EQ_INT(db_query(p, &q_dup, 1, params, NULL), DB_CONFLICT);

@@ -20,7 +20,7 @@
 #include "allot/http.h"
 #include "allot/json_spec.h"
 #include "allot/license.h"
-#include "allot/rules.h"
+#include "allot/core.h"
 #include "allot/sync_protocol.h"
 
 static EVP_PKEY *key;
@@ -76,7 +76,7 @@ static void feed(const uint8_t *data, size_t size)
     char uuid[37];
     api_cursor_decode(cursor_key, text, &ts, uuid);
     int64_t t;
-    lic_time_parse(text, &t);
+    core_time_parse(text, &t);
     core_duration_parse(text, &t);
     jspec_text_ok(text, 0, 255);
     free(text);

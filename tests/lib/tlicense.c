@@ -245,7 +245,7 @@ int tl_site_stop(struct tl_site *site)
 
 bool tl_reset(const char *url)
 {
-    char *ok = th_sql(url, "TRUNCATE license, users, allocations, rules, login_passes,"
+    char *ok = th_sql(url, "TRUNCATE license, license_document, users, allocations, rules, login_passes,"
                            " capacity_usage, sessions, session_events");
     bool done = ok != NULL;
     free(ok);
@@ -367,7 +367,7 @@ const char *tl_text(const json_t *obj, const char *member)
 int64_t tl_time(const json_t *obj, const char *member)
 {
     int64_t t;
-    return lic_time_parse(json_string_value(json_object_get(obj, member)), &t) ? t : -1;
+    return core_time_parse(json_string_value(json_object_get(obj, member)), &t) ? t : -1;
 }
 
 void tl_rfc3339(int64_t t, char *out, size_t len)

@@ -306,15 +306,15 @@ static void test_parse_defaults(void)
     T_EQ_INT(l.allotments[LIC_PROFESSIONAL].overage, 0);
     T_CHECK(!l.allotments[LIC_ANALYZER].present && !l.allotments[LIC_ANALYZER_TIME].present);
     T_CHECK(!l.has_tokens && !l.has_conversion_date);
-    T_EQ_INT(l.params.offline_grace_seconds, 432000);
-    T_EQ_INT(l.params.capacity_unit_seconds, 360);
-    T_EQ_INT(l.params.login_pass_seconds, 3600);
-    T_EQ_INT(l.params.max_parallel_sessions, 5);
-    T_EQ_INT(l.params.pass_return_seconds, 2419200);
-    T_EQ_INT(l.params.session_linger_seconds, 300);
-    T_EQ_INT(l.params.quarantine_seconds, 604800);
-    T_EQ_INT(l.params.definition_refresh_seconds, 86400);
-    T_EQ_INT(lic_params_count(), 8);
+    T_EQ_INT(l.params.v[CORE_PARAM_OFFLINE_GRACE], 432000);
+    T_EQ_INT(l.params.v[CORE_PARAM_CAPACITY_UNIT], 360);
+    T_EQ_INT(l.params.v[CORE_PARAM_LOGIN_PASS], 3600);
+    T_EQ_INT(l.params.v[CORE_PARAM_MAX_PARALLEL], 5);
+    T_EQ_INT(l.params.v[CORE_PARAM_PASS_RETURN], 2419200);
+    T_EQ_INT(l.params.v[CORE_PARAM_SESSION_LINGER], 300);
+    T_EQ_INT(l.params.v[CORE_PARAM_QUARANTINE], 604800);
+    T_EQ_INT(l.params.v[CORE_PARAM_DEFINITION_REFRESH], 86400);
+    T_EQ_INT(CORE_PARAM_COUNT, 8);
     /* Object form, overage -1, tokens, conversionDate, parameters. */
     json_t *o = variant("allotments", "{\"analyzer\":{\"units\":3,\"overage\":-1},"
                                       "\"analyzer_time\":{\"units\":600}}");
@@ -329,9 +329,9 @@ static void test_parse_defaults(void)
     T_CHECK(!l.allotments[LIC_PROFESSIONAL].present);
     T_CHECK(l.has_tokens && l.tokens == 50);
     T_CHECK(l.has_conversion_date && l.conversion_date == 1748736000);
-    T_EQ_INT(l.params.offline_grace_seconds, 10);
-    T_EQ_INT(l.params.pass_return_seconds, 0);
-    T_EQ_INT(l.params.quarantine_seconds, 604800);
+    T_EQ_INT(l.params.v[CORE_PARAM_OFFLINE_GRACE], 10);
+    T_EQ_INT(l.params.v[CORE_PARAM_PASS_RETURN], 0);
+    T_EQ_INT(l.params.v[CORE_PARAM_QUARANTINE], 604800);
     /* lic_to_json gives the same license back. */
     json_t *j = lic_to_json(&l);
     struct lic_license l2;
@@ -403,7 +403,7 @@ static void test_parse_refusals(void)
     lic_params_default(&pp);
     T_EQ_INT(lic_params_set(&pp, "nope", 1, why, sizeof why), -1);
     T_EQ_INT(lic_params_set(&pp, "maxParallelSessions", 2, why, sizeof why), 0);
-    T_EQ_INT(pp.max_parallel_sessions, 2);
+    T_EQ_INT(pp.v[CORE_PARAM_MAX_PARALLEL], 2);
     T_EQ_INT(lic_allotment_find("analyzer_time"), LIC_ANALYZER_TIME);
     T_EQ_INT(lic_allotment_find("user"), -1);
 }
@@ -468,7 +468,7 @@ static void test_time(void)
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         t = 12345;
-        if (!lic_time_parse(ok[i].s, &t) || t != ok[i].want) {
+        if (!core_time_parse(ok[i].s, &t) || t != ok[i].want) {
             printf("#   %s -> %lld\n", ok[i].s, (long long)t);
             T_CHECK(!"parsed");
         }
@@ -485,28 +485,28 @@ static void test_time(void)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         t = 777;
-        if (lic_time_parse(bad[i], &t) || t != 777) {
+        if (core_time_parse(bad[i], &t) || t != 777) {
             printf("#   accepted \"%s\"\n", bad[i]);
             T_CHECK(!"refused");
         }
     }
-    T_CHECK(!lic_time_parse(NULL, &t));
-    char buf[LIC_TIME_BUFSZ];
-    T_CHECK(lic_time_format(0, buf, sizeof buf));
+    T_CHECK(!core_time_parse(NULL, &t));
+    char buf[CORE_TIME_BUFSZ];
+    T_CHECK(core_time_format(0, buf, sizeof buf));
     T_EQ_STR(buf, "1970-01-01T00:00:00Z");
-    T_CHECK(lic_time_format(-1, buf, sizeof buf));
+    T_CHECK(core_time_format(-1, buf, sizeof buf));
     T_EQ_STR(buf, "1969-12-31T23:59:59Z");
-    T_CHECK(lic_time_format(1709164800 + 86399, buf, sizeof buf));
+    T_CHECK(core_time_format(1709164800 + 86399, buf, sizeof buf));
     T_EQ_STR(buf, "2024-02-29T23:59:59Z");
-    T_CHECK(lic_time_format(253402300799LL, buf, sizeof buf));
+    T_CHECK(core_time_format(253402300799LL, buf, sizeof buf));
     T_EQ_STR(buf, "9999-12-31T23:59:59Z");
-    T_CHECK(!lic_time_format(253402300800LL, buf, sizeof buf));
-    T_CHECK(!lic_time_format(0, buf, 20));
+    T_CHECK(!core_time_format(253402300800LL, buf, sizeof buf));
+    T_CHECK(!core_time_format(0, buf, 20));
     /* Every day of a few centuries round-trips. */
     for (int64_t d = -719162; d <= 2932896; d += 7) { /* 0001-01-01 .. 9999-12-31 */
         int64_t back = 0;
-        T_REQUIRE(lic_time_format(d * 86400 + 3723, buf, sizeof buf));
-        T_REQUIRE(lic_time_parse(buf, &back) && back == d * 86400 + 3723);
+        T_REQUIRE(core_time_format(d * 86400 + 3723, buf, sizeof buf));
+        T_REQUIRE(core_time_parse(buf, &back) && back == d * 86400 + 3723);
     }
 }
 
@@ -618,8 +618,8 @@ static void test_authority_golden(void)
     T_EQ_INT(l.allotments[LIC_ANALYZER].overage, -1);
     T_EQ_INT(l.allotments[LIC_ANALYZER_TIME].units, 6000);
     T_EQ_INT(l.tokens, 30);
-    T_EQ_INT(l.params.offline_grace_seconds, 60);
-    T_EQ_INT(l.params.max_parallel_sessions, 5);
+    T_EQ_INT(l.params.v[CORE_PARAM_OFFLINE_GRACE], 60);
+    T_EQ_INT(l.params.v[CORE_PARAM_MAX_PARALLEL], 5);
     T_EQ_INT(lic_verify_key(golden_key, pub, NOW + 400 * 86400, &l, NULL, why, sizeof why),
              LIC_EXPIRED);
     T_EQ_INT(lic_verify_key(golden_key, k1, NOW, &l, NULL, why, sizeof why), LIC_BAD_SIGNATURE);
@@ -674,7 +674,7 @@ static void test_authority_program(void)
     T_EQ_INT(l.valid_to - l.valid_from, 365 * 86400);
     T_EQ_INT(l.allotments[LIC_ANALYZER].units, 3);
     T_CHECK(l.allotments[LIC_PROFESSIONAL].present && l.allotments[LIC_PROFESSIONAL].overage == -1);
-    T_EQ_INT(l.params.max_parallel_sessions, 2);
+    T_EQ_INT(l.params.v[CORE_PARAM_MAX_PARALLEL], 2);
     EVP_PKEY_free(pub);
     const char *usage[] = {"--param nope=1", "--professional 1.5", "--overage user=1",
                            "--valid-to 2020-01-01T00:00:00Z", "--tokens ''", "extra"};

@@ -1,32 +1,51 @@
-/* RFC 3339 timestamps <-> unix seconds, UTC, without the C library's time zone
- * machinery (pure, reentrant). */
-#include "allot/license.h"
+/* Calendar arithmetic and RFC 3339 timestamps <-> unix seconds, proleptic
+ * Gregorian in UTC, without the C library's time zone machinery.
+ * days_from_civil / civil_from_days are Howard Hinnant's algorithms
+ * (http://howardhinnant.github.io/date_algorithms.html): eras of 400 years
+ * (146097 days) starting on 1 March, so leap days fall at the end of a year. */
+#include "allot/core.h"
 
 #include <stdio.h>
 #include <string.h>
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+#define SECONDS_PER_DAY INT64_C(86400)
+
+/* Division rounding towards minus infinity (C rounds towards zero). */
+static int64_t floor_div(int64_t a, int64_t b)
 {
-    y -= m <= 2;
-    const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const unsigned yoe = (unsigned)(y - era * 400);
-    const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
+    int64_t q = a / b;
+    if ((a % b != 0) && ((a < 0) != (b < 0)))
+        q--;
+    return q;
 }
 
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+int64_t core_days_from_civil(int64_t y, unsigned m, unsigned d)
 {
-    z += 719468;
-    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    const unsigned doe = (unsigned)(z - era * 146097);
-    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+    y -= m <= 2;
+    const int64_t era = floor_div(y, 400);
+    const int64_t yoe = y - era * 400;                                   /* [0, 399] */
+    const int64_t mp = m > 2 ? (int64_t)m - 3 : (int64_t)m + 9;          /* [0, 11] */
+    const int64_t doy = (153 * mp + 2) / 5 + (int64_t)d - 1;             /* [0, 365] */
+    const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;           /* [0, 146096] */
+    return era * 146097 + doe - 719468;
+}
+
+void core_civil_from_days(int64_t days, int64_t *y, unsigned *m, unsigned *d)
+{
+    const int64_t z = days + 719468;
+    const int64_t era = floor_div(z, 146097);
+    const int64_t doe = z - era * 146097;                                /* [0, 146096] */
+    const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
+    const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);         /* [0, 365] */
+    const int64_t mp = (5 * doy + 2) / 153;                              /* [0, 11] */
+    const unsigned dd = (unsigned)(doy - (153 * mp + 2) / 5 + 1);        /* [1, 31] */
+    const unsigned mm = (unsigned)(mp < 10 ? mp + 3 : mp - 9);           /* [1, 12] */
+    if (y != NULL)
+        *y = yoe + era * 400 + (mm <= 2);
+    if (m != NULL)
+        *m = mm;
+    if (d != NULL)
+        *d = dd;
 }
 
 static bool is_leap(int64_t y)
@@ -63,7 +82,7 @@ static bool expect(const char **p, char c)
     return true;
 }
 
-bool lic_time_parse(const char *s, int64_t *out)
+bool core_time_parse(const char *s, int64_t *out)
 {
     if (s == NULL)
         return false;
@@ -107,12 +126,12 @@ bool lic_time_parse(const char *s, int64_t *out)
         return false;
     if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 59)
         return false;
-    int64_t t = days_from_civil(y, mo, d) * 86400 + (int64_t)(h * 3600 + mi * 60 + sec);
+    int64_t t = core_days_from_civil(y, mo, d) * 86400 + (int64_t)(h * 3600 + mi * 60 + sec);
     *out = t - offset;
     return true;
 }
 
-bool lic_time_format(int64_t t, char *buf, size_t len)
+bool core_time_format(int64_t t, char *buf, size_t len)
 {
     /* 0000-01-01T00:00:00Z .. 9999-12-31T23:59:59Z */
     if (buf == NULL || len < 21 || t < -62167219200LL || t > 253402300799LL)
@@ -124,7 +143,7 @@ bool lic_time_format(int64_t t, char *buf, size_t len)
     }
     int64_t y;
     unsigned m, d;
-    civil_from_days(days, &y, &m, &d);
+    core_civil_from_days(days, &y, &m, &d);
     int n = snprintf(buf, len, "%04d-%02u-%02uT%02d:%02d:%02dZ", (int)y, m, d,
                      (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
     return n == 20;

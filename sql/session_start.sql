@@ -1,0 +1,154 @@
+-- POST /sessions: starting a session is the license check (DOMAIN.md
+-- "Sessions: the license check at the hub").  The user is named by id, or by
+-- directory and user id.  The order in which access is resolved:
+--   1. an existing professional allocation, 2. analyzer, 3. user access pass
+--      (an allocation beyond a shrunk allotment is skipped: excess),
+--   4. a dynamic assignment by a professional rule, then an analyzer rule,
+--      while a unit is free (the user's own quarantined one first),
+--   5. a login pass from a matching login access group (the user's open
+--      window first),
+--   6. analyzer capacity from a matching capacity rule.
+-- Nothing left: refused.  Every grant and refusal goes to the audit trail.
+-- Locks: the user's row first, so that a user's starts, heartbeats and
+-- removals are serialised and the parallel-session limit is exact; the
+-- license row only when a unit is taken, under which units are counted.
+CREATE FUNCTION engine.session_start(p_user uuid, p_dir text, p_uid text, p_now timestamptz)
+RETURNS engine.session_reply LANGUAGE plpgsql AS $$
+DECLARE
+    l license;
+    u users;
+    a record;
+    p login_passes;
+    s sessions;
+    st text;
+    in_use bigint;
+    held text[] := '{}';
+    kind text;
+    excess boolean := false;
+    pending boolean := false;
+    v_outcome engine.outcome;
+    v_access text;
+    v_via text;
+    v_alloc uuid;
+    v_rule uuid;
+    v_pass uuid;
+    v_paid timestamptz := 'infinity';
+BEGIN
+    IF p_user IS NOT NULL THEN
+        SELECT * INTO u FROM users WHERE id = p_user FOR UPDATE;
+    ELSE
+        SELECT * INTO u FROM users WHERE user_directory = p_dir AND user_id = p_uid FOR UPDATE;
+    END IF;
+    IF u.id IS NULL THEN
+        PERFORM engine.event(p_now, 'refusal', NULL, NULL, p_dir, p_uid, NULL, 'UnknownUser', 0, NULL);
+        RETURN engine.session_reply('unknown_user', NULL);
+    END IF;
+
+    SELECT * INTO l FROM license;
+    st := engine.license_status(l, p_now);
+    IF st <> 'ok' THEN
+        PERFORM engine.event(p_now, 'refusal', NULL, u.id, u.user_directory, u.user_id, NULL,
+                            'LicenseNotAvailable', 0, st);
+        RETURN engine.session_reply(engine.license_outcome(st), NULL);
+    END IF;
+
+    -- The user's slots: live sessions, active or ended within the linger.
+    SELECT count(*) INTO in_use FROM sessions x
+     WHERE x.user_ref = u.id AND x.live
+       AND (x.ended_at IS NULL OR x.ended_at > p_now - engine.seconds(l, 'sessionLingerSeconds'));
+    IF in_use >= engine.param(l, 'maxParallelSessions') THEN
+        PERFORM engine.event(p_now, 'refusal', NULL, u.id, u.user_directory, u.user_id, NULL,
+                            'MaxParallelSessionsExceeded', in_use, NULL);
+        RETURN engine.session_reply('too_many_sessions', NULL);
+    END IF;
+
+    -- 1-3: an allocation the user holds.
+    FOR a IN SELECT x.id, x.type, x.created_at FROM allocations x
+              WHERE x.user_ref = u.id AND x.quarantine_end IS NULL
+              ORDER BY array_position(ARRAY['professional', 'analyzer', 'user'], x.type) LOOP
+        held := held || a.type;
+        IF engine.alloc_excess(l, a.type, a.created_at, a.id, p_now) THEN
+            excess := true;
+        ELSE
+            v_access := a.type; v_alloc := a.id; v_via := 'existing_allocation';
+            IF a.type = 'user' THEN
+                v_paid := coalesce(l.conversion_date, 'infinity');
+            END IF;
+            EXIT;
+        END IF;
+    END LOOP;
+
+    -- 4: dynamic assignment by a professional rule, then an analyzer rule.
+    IF v_access IS NULL THEN
+        FOREACH kind IN ARRAY ARRAY['professional', 'analyzer'] LOOP
+            CONTINUE WHEN kind = ANY (held);  -- holds one (in excess): no second
+            SELECT x.id INTO v_rule FROM rules x
+             WHERE x.access_type = kind AND engine.rule_matches(x, u)
+             ORDER BY x.created_at, x.id LIMIT 1;
+            CONTINUE WHEN v_rule IS NULL;
+            SELECT * INTO l FROM license FOR UPDATE;  -- units are counted under this lock
+            -- The user's own allocation in quarantine still holds a unit: take it back.
+            UPDATE allocations x SET quarantine_end = NULL
+             WHERE x.id = (SELECT y.id FROM allocations y
+                            WHERE y.user_ref = u.id AND y.type = kind AND y.quarantine_end > p_now
+                            ORDER BY y.quarantine_end DESC LIMIT 1)
+            RETURNING x.id INTO v_alloc;
+            IF v_alloc IS NULL AND engine.has_room(l, kind, p_now) THEN
+                DELETE FROM allocations x WHERE x.user_ref = u.id AND x.type = kind
+                   AND NOT engine.alloc_counts(x, p_now);
+                INSERT INTO allocations (type, user_ref, user_directory, user_id, rule_id)
+                VALUES (kind, u.id, u.user_directory, u.user_id, v_rule) RETURNING id INTO v_alloc;
+            END IF;
+            IF v_alloc IS NOT NULL THEN
+                v_access := kind; v_via := 'dynamic_assignment';
+                EXIT;
+            END IF;
+            pending := true;
+            v_rule := NULL;
+        END LOOP;
+    END IF;
+
+    -- 5: a login pass: the user's open window first, else a new pass.
+    IF v_access IS NULL AND EXISTS (SELECT 1 FROM rules x WHERE x.access_type = 'login'
+                                      AND engine.rule_matches(x, u)) THEN
+        p := engine.login_window(u.id, p_now);
+        v_via := 'open_window';
+        IF p.id IS NULL THEN
+            p := engine.login_take(l, u, p_now);
+            v_via := 'new_pass';
+        END IF;
+        IF p.id IS NOT NULL AND engine.tokens_usable(l, p_now) THEN
+            v_access := 'login'; v_pass := p.id; v_rule := p.rule_id;
+            v_paid := least(p.window_end, coalesce(l.conversion_date, 'infinity'));
+        ELSE
+            v_via := NULL;
+        END IF;
+    END IF;
+
+    -- 6: analyzer capacity from a capacity rule.
+    IF v_access IS NULL AND EXISTS (SELECT 1 FROM rules x WHERE x.access_type = 'analyzer_time'
+                                      AND engine.rule_matches(x, u)) THEN
+        v_paid := engine.capacity_pay(l, u.id, p_now);
+        IF v_paid IS NOT NULL THEN
+            v_access := 'analyzer_time'; v_via := 'capacity';
+        END IF;
+    END IF;
+
+    IF v_access IS NULL THEN
+        v_outcome := CASE WHEN excess THEN 'excess_assignment'
+                          WHEN pending THEN 'pending_user_sync'
+                          ELSE 'no_access_type' END;
+        PERFORM engine.event(p_now, 'refusal', NULL, u.id, u.user_directory, u.user_id, NULL,
+                            engine.result_code(v_outcome), in_use, NULL);
+        RETURN engine.session_reply(v_outcome, NULL);
+    END IF;
+
+    INSERT INTO sessions (id, user_ref, user_directory, user_id, access_type, allocation_id,
+                          rule_id, login_pass_id, paid_until, started_at, last_activity, live)
+    VALUES (engine.new_id(p_now), u.id, u.user_directory, u.user_id, v_access, v_alloc, v_rule,
+            v_pass, v_paid, p_now, p_now, true)
+    RETURNING * INTO s;
+    PERFORM engine.event(p_now, 'grant', s.id, u.id, u.user_directory, u.user_id, v_access, 'Ok',
+                        in_use + 1, v_via);
+    RETURN engine.session_reply('ok', s);
+END $$;

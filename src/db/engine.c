@@ -1,0 +1,194 @@
+/* The licensing engine: the SQL functions of sql/, applied by `allotd
+ * migrate` after the numbered migrations.
+ *
+ * They live in the schema "engine", which belongs to the engine alone: an
+ * apply drops it and runs every file again (CREATE OR REPLACE would keep a
+ * function that a new version no longer has, and cannot change a signature),
+ * in one transaction under the migration lock, so other instances see the
+ * old engine or the new one, never half of each.  Tables never depend on the
+ * schema (tests/db checks it), so dropping it loses nothing but functions,
+ * types and the engine's triggers, which the files make again.
+ *
+ * The database records the digest of the engine it runs; allotd serves only
+ * when it is its own (db_engine_current), as it serves only on a current
+ * schema.  An apply also writes the table of license parameters, counts the
+ * allocations again (allocation_counts cannot drift), and notifies
+ * allot_engine, so running instances check their engine at once. */
+#include "allot/db.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "allot/log.h"
+#include "allot/params.h"
+
+static void digest_update(EVP_MD_CTX *md, const char *text)
+{
+    EVP_DigestUpdate(md, text, strlen(text) + 1); /* the NUL separates the parts */
+}
+
+static void compute_digest(char out[65])
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned char raw[32];
+    unsigned int n = 0;
+    if (md == NULL || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+        abort();
+    for (size_t i = 0; i < db_engine_files_count; i++) {
+        digest_update(md, db_engine_files[i].name);
+        digest_update(md, db_engine_files[i].sql);
+    }
+    for (size_t i = 0; i < CORE_PARAM_COUNT; i++) {
+        char line[128];
+        snprintf(line, sizeof line, "%s %lld %lld %lld", core_params[i].name,
+                 (long long)core_params[i].def, (long long)core_params[i].min,
+                 (long long)core_params[i].max);
+        digest_update(md, line);
+        digest_update(md, core_params[i].description);
+    }
+    EVP_DigestFinal_ex(md, raw, &n);
+    EVP_MD_CTX_free(md);
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < sizeof raw; i++) {
+        out[2 * i] = hex[raw[i] >> 4];
+        out[2 * i + 1] = hex[raw[i] & 15];
+    }
+    out[64] = '\0';
+}
+
+static char engine_digest[65];
+
+static void init_digest(void)
+{
+    compute_digest(engine_digest);
+}
+
+const char *db_engine_digest(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, init_digest);
+    return engine_digest;
+}
+
+static bool exec_ok(PGconn *pg, const char *sql, const char *what)
+{
+    PGresult *r = PQexec(pg, sql);
+    ExecStatusType st = PQresultStatus(r);
+    bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+    if (!ok) {
+        const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+        const char *pos = PQresultErrorField(r, PG_DIAG_STATEMENT_POSITION);
+        const char *ctx = PQresultErrorField(r, PG_DIAG_CONTEXT);
+        log_error(NULL, "migrate: %s failed: %s%s%s%s%s", what, msg ? msg : PQerrorMessage(pg),
+                  pos ? " (at character " : "", pos ? pos : "", pos ? ")" : "",
+                  ctx ? ctx : "");
+    }
+    PQclear(r);
+    return ok;
+}
+
+static bool exec_params_ok(PGconn *pg, const char *sql, int n, const char *const *params,
+                           const char *what)
+{
+    PGresult *r = PQexecParams(pg, sql, n, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(r);
+    bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+    if (!ok) {
+        const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+        log_error(NULL, "migrate: %s failed: %s", what, msg ? msg : PQerrorMessage(pg));
+    }
+    PQclear(r);
+    return ok;
+}
+
+/* The digest the database records, into out ("" when none); false on failure. */
+static bool recorded_digest(PGconn *pg, char out[65])
+{
+    PGresult *r = PQexec(pg, "SELECT digest FROM engine_version");
+    bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+    out[0] = '\0';
+    if (ok && PQntuples(r) == 1)
+        snprintf(out, 65, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return ok;
+}
+
+static bool write_parameters(PGconn *pg)
+{
+    if (!exec_ok(pg, "DELETE FROM license_parameters", "clearing license_parameters"))
+        return false;
+    for (size_t i = 0; i < CORE_PARAM_COUNT; i++) {
+        char def[24], min[24], max[24];
+        snprintf(def, sizeof def, "%lld", (long long)core_params[i].def);
+        snprintf(min, sizeof min, "%lld", (long long)core_params[i].min);
+        snprintf(max, sizeof max, "%lld", (long long)core_params[i].max);
+        const char *params[] = {core_params[i].name, def, min, max, core_params[i].description};
+        if (!exec_params_ok(pg,
+                            "INSERT INTO license_parameters"
+                            " (name, default_value, min_value, max_value, description)"
+                            " VALUES ($1, $2, $3, $4, $5)",
+                            5, params, "writing license_parameters"))
+            return false;
+    }
+    return true;
+}
+
+static bool apply_all(PGconn *pg)
+{
+    if (!exec_ok(pg, "DROP SCHEMA IF EXISTS engine CASCADE", "dropping the old engine") ||
+        !exec_ok(pg, "CREATE SCHEMA engine", "creating the schema engine"))
+        return false;
+    for (size_t i = 0; i < db_engine_files_count; i++) {
+        char what[96];
+        snprintf(what, sizeof what, "sql/%s.sql", db_engine_files[i].name);
+        if (!exec_ok(pg, db_engine_files[i].sql, what))
+            return false;
+    }
+    const char *digest[] = {db_engine_digest()};
+    return write_parameters(pg) &&
+           exec_ok(pg,
+                   "UPDATE allocation_counts c SET n ="
+                   " (SELECT count(*) FROM allocations a WHERE a.type = c.type)",
+                   "counting allocations") &&
+           exec_params_ok(pg,
+                          "INSERT INTO engine_version (singleton, digest, applied_at)"
+                          " VALUES (true, $1, now())"
+                          " ON CONFLICT (singleton) DO UPDATE SET digest = EXCLUDED.digest,"
+                          " applied_at = EXCLUDED.applied_at",
+                          1, digest, "recording the engine") &&
+           exec_ok(pg, "NOTIFY allot_engine", "notifying allot_engine");
+}
+
+int db_engine_apply(PGconn *pg)
+{
+    char current[65];
+    if (!recorded_digest(pg, current))
+        return -1;
+    if (strcmp(current, db_engine_digest()) == 0)
+        return 0;
+    if (!exec_ok(pg, "BEGIN", "BEGIN"))
+        return -1;
+    if (!apply_all(pg) || !exec_ok(pg, "COMMIT", "COMMIT")) {
+        exec_ok(pg, "ROLLBACK", "ROLLBACK");
+        return -1;
+    }
+    log_info(NULL, "migrate: engine %.12s applied (%zu files of sql/)", db_engine_digest(),
+             db_engine_files_count);
+    return 1;
+}
+
+static const struct db_stmt q_engine = {.name = "engine_digest", .sql = "SELECT digest FROM engine_version"};
+
+int db_engine_current(struct db_conn *c)
+{
+    PGresult *r;
+    if (db_exec(c, &q_engine, 0, NULL, &r) != DB_OK)
+        return strcmp(db_last_sqlstate(c), "42P01") == 0 ? 0 : -1;
+    int current = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), db_engine_digest()) == 0;
+    PQclear(r);
+    return current;
+}
