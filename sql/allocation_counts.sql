@@ -1,3 +1,9 @@
+-- (A note for every file of sql/: a LANGUAGE sql function is inlined into
+-- the statement that calls it only when its body is one expression without a
+-- subquery; any other is parsed and planned again in every transaction.  So
+-- a helper is LANGUAGE sql when it is a plain expression, and plpgsql, whose
+-- plans live as long as the connection, when it reads a table.)
+
 -- Counting allocations must stay flat as they grow to millions: a trigger
 -- keeps the number of rows of each type in allocation_counts, and only the
 -- quarantined rows (a week's removals, through the partial index
@@ -38,15 +44,19 @@ CREATE FUNCTION engine.alloc_counts(a allocations, p_now timestamptz) RETURNS bo
 
 -- Quarantined allocations of a type still counting at p_now.
 CREATE FUNCTION engine.type_quarantined(p_type text, p_now timestamptz) RETURNS bigint
-    LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
     RETURN (SELECT count(*) FROM allocations a
              WHERE a.type = p_type AND a.quarantine_end IS NOT NULL AND a.quarantine_end > p_now);
+END $$;
 
 -- Live allocations of a type (not removed).
 CREATE FUNCTION engine.type_live(p_type text) RETURNS bigint
-    LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
     RETURN (SELECT c.n FROM allocation_counts c WHERE c.type = p_type)
          - (SELECT count(*) FROM allocations a WHERE a.type = p_type AND a.quarantine_end IS NOT NULL);
+END $$;
 
 -- Allocations of a type that count against the license: live and quarantined.
 CREATE FUNCTION engine.type_used(p_type text, p_now timestamptz) RETURNS bigint

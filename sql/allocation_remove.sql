@@ -11,8 +11,11 @@ DECLARE
     s sessions;
     q allocations;
     last timestamptz;
+    quarantine interval;
 BEGIN
     SELECT * INTO l FROM license;
+    quarantine := (engine.with_defaults(l.parameters) ->> 'quarantineSeconds')::bigint
+                  * interval '1 second';
     FOR s IN SELECT * FROM sessions x
               WHERE x.user_ref = a.user_ref AND x.live AND x.ended_at IS NULL
                 AND x.allocation_id = a.id
@@ -21,8 +24,8 @@ BEGIN
     END LOOP;
     SELECT * INTO a FROM allocations WHERE id = a.id;
     last := engine.allocation_last_used(a);
-    IF last IS NOT NULL AND last + engine.seconds(l, 'quarantineSeconds') > p_now THEN
-        UPDATE allocations SET quarantine_end = last + engine.seconds(l, 'quarantineSeconds')
+    IF last IS NOT NULL AND last + quarantine > p_now THEN
+        UPDATE allocations SET quarantine_end = last + quarantine
          WHERE id = a.id RETURNING * INTO q;
         RETURN q;
     END IF;

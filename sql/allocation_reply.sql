@@ -3,11 +3,13 @@
 -- Heartbeats only touch their session (a HOT update), so the live sessions
 -- are asked here rather than the allocation being written at every beat.
 CREATE FUNCTION engine.allocation_last_used(a allocations) RETURNS timestamptz
-    LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
     RETURN greatest(a.last_used,
                     (SELECT max(s.last_activity) FROM sessions s
                       WHERE s.user_ref = a.user_ref AND s.live AND s.ended_at IS NULL
                         AND s.allocation_id = a.id));
+END $$;
 
 -- What the allocation functions answer: the outcome and the allocation.
 CREATE TYPE engine.allocation_reply AS (

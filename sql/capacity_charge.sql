@@ -36,10 +36,12 @@ END $$;
 -- The end of the capacity block a user is in (blocks are the user's: one
 -- another of their capacity sessions started covers this one), or NULL.
 CREATE FUNCTION engine.user_block_end(p_user uuid, p_now timestamptz) RETURNS timestamptz
-    LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
     RETURN (SELECT max(s.paid_until) FROM sessions s
              WHERE s.user_ref = p_user AND s.live AND s.ended_at IS NULL
                AND s.access_type = 'analyzer_time' AND s.paid_until > p_now);
+END $$;
 
 -- Pays for capacity at p_now: the user's running block, else a new one.
 -- Returns the end of the block paid for, or NULL when the pool is spent.

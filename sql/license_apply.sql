@@ -35,7 +35,7 @@ BEGIN
         (units #>> '{analyzer_time,units}')::bigint,
         coalesce((units #>> '{analyzer_time,overage}')::bigint, 0),
         coalesce((p_def ->> 'tokens')::bigint, 0), (p_def ->> 'conversionDate')::timestamptz,
-        p_def -> 'parameters', greatest(h.last_verified_at, iat), coalesce(h.revoked, false), p_now)
+        engine.with_defaults(p_def -> 'parameters'), greatest(h.last_verified_at, iat), coalesce(h.revoked, false), p_now)
     ON CONFLICT (singleton) DO UPDATE SET
         license_number = EXCLUDED.license_number, organization = EXCLUDED.organization,
         product = EXCLUDED.product, valid_from = EXCLUDED.valid_from,

@@ -5,10 +5,15 @@
 
 -- The user's open window, if any.
 CREATE FUNCTION engine.login_window(p_user uuid, p_now timestamptz) RETURNS login_passes
-    LANGUAGE sql STABLE PARALLEL SAFE
-    RETURN (SELECT p FROM login_passes p
-             WHERE p.user_ref = p_user AND p.window_end > p_now AND p.rule_id IS NOT NULL
-             ORDER BY p.window_end DESC LIMIT 1);
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    p login_passes;
+BEGIN
+    SELECT * INTO p FROM login_passes x
+     WHERE x.user_ref = p_user AND x.window_end > p_now AND x.rule_id IS NOT NULL
+     ORDER BY x.window_end DESC LIMIT 1;
+    RETURN p;
+END $$;
 
 -- Takes a pass for user u from the first matching group (oldest first) with
 -- one left; each group's row is locked while its passes are counted.

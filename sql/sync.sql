@@ -3,7 +3,8 @@
 -- What a sync sends: the site's assignments and consumption (the same
 -- numbers GET /license shows).
 CREATE FUNCTION engine.sync_assignments(p_now timestamptz) RETURNS json
-    LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
     RETURN json_build_object(
         'professional', engine.type_live('professional'),
         'analyzer', engine.type_live('analyzer'),
@@ -13,6 +14,7 @@ CREATE FUNCTION engine.sync_assignments(p_now timestamptz) RETURNS json
             coalesce((SELECT c.minutes FROM capacity_usage c WHERE c.month = engine.month_of(p_now)), 0),
         'quarantined', (SELECT count(*) FROM allocations a
                          WHERE a.quarantine_end IS NOT NULL AND a.quarantine_end > p_now));
+END $$;
 
 -- Claims the next sync for this site, or no row: none is applied, or the
 -- last attempt is younger than the interval (p_retry seconds after a

@@ -3,19 +3,23 @@
 
 -- Login passes of a group still out (used and not yet returned).
 CREATE FUNCTION engine.passes_out(p_rule uuid, p_now timestamptz) RETURNS bigint
-    LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
     RETURN (SELECT count(*) FROM login_passes p WHERE p.rule_id = p_rule AND p.returns_at > p_now);
+END $$;
 
 -- Tokens held by login access groups: each group its tokens, or more while
 -- more of its passes are out (a group lowered below its passes in use keeps
 -- holding them), plus the passes of deleted groups that have not returned;
 -- ten passes to a token.
 CREATE FUNCTION engine.login_tokens_held(p_now timestamptz) RETURNS bigint
-    LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
     RETURN coalesce((SELECT sum(greatest(r.tokens, (engine.passes_out(r.id, p_now) + 9) / 10))
                        FROM rules r WHERE r.access_type = 'login'), 0)
          + (SELECT (count(*) + 9) / 10 FROM login_passes p
              WHERE p.rule_id IS NULL AND p.returns_at > p_now);
+END $$;
 
 -- Tokens taken: user access passes (live and quarantined) and login groups.
 CREATE FUNCTION engine.tokens_used(p_now timestamptz) RETURNS bigint

@@ -149,7 +149,12 @@ static bool apply_all(PGconn *pg)
             return false;
     }
     const char *digest[] = {db_engine_digest()};
+    /* A license applied by an allotd that knew fewer parameters gets the
+     * defaults of the new ones: the engine reads every parameter from the row. */
     return write_parameters(pg) &&
+           exec_ok(pg, "UPDATE license SET parameters = engine.with_defaults(parameters)"
+                       " WHERE NOT parameters ?& ARRAY(SELECT name FROM license_parameters)",
+                   "completing the license's parameters") &&
            exec_ok(pg,
                    "UPDATE allocation_counts c SET n ="
                    " (SELECT count(*) FROM allocations a WHERE a.type = c.type)",
