@@ -15,6 +15,7 @@
 #include "allot/app.h"
 #include "allot/auth.h"
 #include "allot/config.h"
+#include "allot/console.h"
 #include "allot/http.h"
 #include "allot/jobs.h"
 #include "allot/sync.h"
@@ -117,6 +118,29 @@ static int64_t ensure_admin_key(struct app *a, void *arg)
     return 2000;
 }
 
+/* Reads the console's assets once.  A directory named by ALLOT_CONSOLE_DIR
+ * that cannot be served stops start-up; the default one (where `meson install`
+ * puts it) may be missing, and then /console/ answers 404. */
+static bool load_console(struct app *a)
+{
+    char err[512];
+    a->console = api_console_load(a->cfg->console_dir, err, sizeof err);
+    if (a->console != NULL) {
+        log_info(NULL, "the console is served at /console/: %zu files, %zu bytes from %s",
+                 api_console_files(a->console), api_console_bytes(a->console),
+                 a->cfg->console_dir);
+        return true;
+    }
+    const char *given = getenv("ALLOT_CONSOLE_DIR");
+    if (given != NULL && given[0] != '\0') {
+        fprintf(stderr, "allotd: ALLOT_CONSOLE_DIR: %s\n", err);
+        return false;
+    }
+    log_warn(NULL, "the console is not served (set ALLOT_CONSOLE_DIR to the built console): %s",
+             err);
+    return true;
+}
+
 static void exit_now(int sig)
 {
     (void)sig;
@@ -149,6 +173,11 @@ static int cmd_serve(void)
         config_free(&cfg);
         return 2;
     }
+    if (!load_console(&app)) {
+        app_free(&app);
+        config_free(&cfg);
+        return 2;
+    }
     if (!app_schema_ready(&app))
         log_warn(NULL, "the database is unreachable or its schema is not current (this allotd "
                  "needs version %d); requests get 503 until `allotd migrate` has run",
@@ -169,6 +198,7 @@ static int cmd_serve(void)
         job_stop(reaper);
         job_stop(admin);
         sync_stop(app.sync);
+        api_console_free(app.console);
         app_free(&app);
         config_free(&cfg);
         return 1;
@@ -187,6 +217,7 @@ static int cmd_serve(void)
     job_stop(admin);
     sync_stop(app.sync);
     log_info(NULL, "allotd stopped");
+    api_console_free(app.console);
     app_free(&app);
     config_free(&cfg);
     curl_global_cleanup();

@@ -15,6 +15,7 @@ struct metrics;
 struct auth_cache;
 struct evp_pkey_st;
 struct sync;
+struct console;
 
 struct app {
     const struct config *cfg;
@@ -32,6 +33,7 @@ struct app {
     /* The authority's public key (ALLOT_AUTHORITY_PUBLIC_KEY), or NULL. */
     struct evp_pkey_st *authority_key;
     struct sync *sync; /* the sync thread (NULL in tools and tests) */
+    struct console *console; /* the admin console's assets, or NULL: not served */
 
     /* The HMAC key of list cursors, read from server_secrets on first use. */
     pthread_mutex_t secret_lock;
