@@ -73,7 +73,9 @@ export function render(ctx: PageContext): HTMLElement {
     await table.reload();
   }
 
-  async function deallocate(a: Allocation): Promise<void> {
+  async function deallocate(shown: Allocation): Promise<void> {
+    // As it is now: a session may have used it since the list was loaded.
+    const a = await api<Allocation>('GET', `/allocations/${shown.id}`).catch(() => shown);
     const lic = await api<License>('GET', '/license').catch(() => null);
     const q = lic?.parameters?.quarantineSeconds;
     const ok = await confirmDialog(`Deallocate ${accessLabel(a.type)} from ${userLabel(a.user)}?`, [

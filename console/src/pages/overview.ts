@@ -33,7 +33,7 @@ function capacityOf(a: Allotment): number | null {
 
 function allotmentsTable(lic: License): HTMLElement {
   if (lic.allotments.length === 0) return h('p', {}, 'The license names no allotments.');
-  return h('div', { class: 'table-wrap', role: 'region', 'aria-label': 'Allotments', tabindex: 0 },
+  return h('div', { class: 'table-wrap caption-hidden', role: 'region', 'aria-label': 'Allotments', tabindex: 0 },
     h('table', { class: 'data' },
       h('caption', {}, 'Allotments'),
       h('thead', {}, h('tr', {},

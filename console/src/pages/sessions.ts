@@ -38,7 +38,7 @@ export function render(ctx: PageContext): HTMLElement {
       return { data: page.data, next: page.links.next };
     },
     actions: ctx.canWrite ? (s) => [
-      s.endedAt ? null : button('End session', () => void end(s), { class: 'btn btn-small btn-danger', 'aria-label': `End the session of ${userLabel(s.user)} started ${fmtTime(s.startedAt)}` }),
+      s.endedAt ? null : button('End session', () => void end(s), { class: 'btn btn-small btn-danger', 'aria-label': `End session of ${userLabel(s.user)} started ${fmtTime(s.startedAt)}` }),
     ] : undefined,
   });
 
