@@ -2,7 +2,7 @@
 // PostgreSQL and a real allot-authority: what an administrator sees and does.
 // Screenshots of every page go to ALLOT_SCREENSHOT_DIR; axe-core checks every
 // page (nothing serious or critical).
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 import {
@@ -343,6 +343,7 @@ test('no error in the browser console', async () => {
 
 run(async () => {
   tools = requireTools();
+  rmSync(SHOTS, { recursive: true, force: true }); // only this run's pictures
   mkdirSync(SHOTS, { recursive: true });
   diag(`screenshots: ${SHOTS}`);
   site = new Site();

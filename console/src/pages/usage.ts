@@ -53,7 +53,7 @@ function chart(title: string, summary: string, xs: number[], series: SeriesDef[]
     h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, step === 'hour' ? 'Hour (UTC)' : 'Day (UTC)'),
       ...series.map((s) => h('th', { scope: 'col', class: 'num' }, s.label)))),
     h('tbody', {}, ...xs.map((x, i) => h('tr', {}, h('th', { scope: 'row' }, fmtX(x)),
-      ...series.map((s) => h('td', { class: 'num' }, fmtNumber(s.values[i]))))))); 
+      ...series.map((s) => h('td', { class: 'num' }, fmtNumber(s.values[i])))))));
   const fig = h('figure', { class: 'panel chart', 'aria-labelledby': `${id}-h`, 'data-chart': id },
     h('h2', { id: `${id}-h` }, title),
     h('figcaption', { class: 'chart-summary' }, summary),
@@ -79,7 +79,13 @@ function chart(title: string, summary: string, xs: number[], series: SeriesDef[]
         points: { show: !s.bars && xs.length <= 48 },
       })),
     ],
-    axes: [{ values: (_u, splits) => splits.map((t) => (step === 'hour' ? new Date(t * 1000).toISOString().slice(11, 16) : new Date(t * 1000).toISOString().slice(5, 10))) }, {}],
+    // Hours read HH:MM, and a midnight its date (MM-DD); days read MM-DD.
+    axes: [{
+      values: (_u, splits) => splits.map((t) => {
+        const iso = new Date(t * 1000).toISOString();
+        return step === 'hour' && iso.slice(11, 16) !== '00:00' ? iso.slice(11, 16) : iso.slice(5, 10);
+      }),
+    }, {}],
   };
   const data: uPlot.AlignedData = [xs, ...series.map((s) => s.values)];
   // Drawn once the figure is in the page, at the width it has there.
