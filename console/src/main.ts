@@ -159,7 +159,8 @@ document.addEventListener('click', (ev) => {
 });
 window.addEventListener('popstate', () => void render());
 
-// An error nobody caught is shown rather than lost.
+// A 401 is handled (back to sign-in) wherever a request was made; it is not
+// an error for the browser's console.
 window.addEventListener('unhandledrejection', (ev) => {
   if (ev.reason instanceof ApiError && ev.reason.status === 401) ev.preventDefault();
 });

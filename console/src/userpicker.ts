@@ -2,7 +2,7 @@
 // userDirectory and userId), or a group name with "group:Sales".
 import { api, withQuery, type Page } from './api';
 import { userLabel } from './format';
-import { busy, button, errorBox, field, h, input, select } from './ui';
+import { busy, button, errorBox, field, h, input, notice, select } from './ui';
 import type { User } from './types';
 
 export function parseUserQuery(text: string): Record<string, string> {
@@ -19,6 +19,20 @@ export async function findUsers(text: string, limit = 50): Promise<User[]> {
   if (Object.keys(q).length === 0) return [];
   const page = await api<Page<User>>('GET', withQuery('/users', { ...q, limit }));
   return page.data;
+}
+
+// The user id a filter box names: undefined when it is empty, null when it
+// names nobody (the list is then empty); what it found is said in note.
+export async function resolveUserFilter(text: string, note: HTMLElement): Promise<string | null | undefined> {
+  const t = text.trim();
+  if (!t) return undefined;
+  const users = await findUsers(t, 2);
+  if (users.length === 0) {
+    note.append(notice('warning', `No user ${t}`, 'Type DIRECTORY\\userId as CORP\\alice; the match is exact.'));
+    return null;
+  }
+  if (users.length > 1) note.append(notice('info', `Several users are ${t}; showing ${userLabel(users[0])}. Add the directory to choose.`));
+  return users[0].id;
 }
 
 export interface UserPicker {

@@ -4,7 +4,7 @@
 import { api, apiWithStatus, getCsv, withQuery, type Page } from '../api';
 import { accessLabel, fmtTime, userLabel } from '../format';
 import type { PageContext } from '../page';
-import { findUsers, userPicker } from '../userpicker';
+import { resolveUserFilter, userPicker } from '../userpicker';
 import { badge, busy, button, confirmDialog, DataTable, download, field, h, input, MessageArea, notice, select } from '../ui';
 import type { Allocation, AllocationType, License } from '../types';
 
@@ -53,21 +53,12 @@ export function render(ctx: PageContext): HTMLElement {
 
   async function applyFilters(): Promise<void> {
     filterNote.replaceChildren();
-    userFilter = undefined;
     const text = userIn.value.trim();
-    if (text) {
-      try {
-        const users = await findUsers(text, 2);
-        if (users.length === 0) {
-          filterNote.append(notice('warning', `No user ${text}`, 'Type DIRECTORY\\userId as CORP\\alice; the match is exact.'));
-          userFilter = null;
-        } else {
-          if (users.length > 1) filterNote.append(notice('info', `Several users are ${text}; showing ${userLabel(users[0])}. Add the directory to choose.`));
-          userFilter = users[0].id;
-        }
-      } catch (err) {
-        messages.error(err);
-      }
+    try {
+      userFilter = await resolveUserFilter(text, filterNote);
+    } catch (err) {
+      userFilter = undefined;
+      messages.error(err);
     }
     ctx.setQuery({ type: typeSel.value, quarantined: quarSel.value, user: text });
     await table.reload();

@@ -3,7 +3,7 @@
 import { api, getCsv, withQuery, type Page } from '../api';
 import { accessLabel, fmtTime, isoToLocalInput, localInputToIso, resultLabel, userLabel } from '../format';
 import type { PageContext } from '../page';
-import { findUsers } from '../userpicker';
+import { resolveUserFilter } from '../userpicker';
 import { badge, busy, button, DataTable, download, field, h, input, MessageArea, notice, select } from '../ui';
 import { RESULT_CODES, type SessionEvent } from '../types';
 
@@ -51,21 +51,15 @@ export function render(ctx: PageContext): HTMLElement {
       note.append(notice('error', '“From” must be before “To”'));
       return;
     }
-    let user: string | undefined;
+    let user: string | null | undefined;
     const text = userIn.value.trim();
-    if (text) {
-      try {
-        const users = await findUsers(text, 2);
-        user = users[0]?.id;
-        if (!user) {
-          noUser = true;
-          note.append(notice('warning', `No user ${text}`, 'Type DIRECTORY\\userId; the match is exact.'));
-        }
-      } catch (err) {
-        messages.error(err);
-      }
+    try {
+      user = await resolveUserFilter(text, note);
+    } catch (err) {
+      messages.error(err);
     }
-    params = { from, to, user, kind: kindSel.value || undefined, resultCode: resultSel.value || undefined };
+    noUser = user === null;
+    params = { from, to, user: user ?? undefined, kind: kindSel.value || undefined, resultCode: resultSel.value || undefined };
     ctx.setQuery({ from, to, user: text, kind: kindSel.value, resultCode: resultSel.value });
     await table.reload();
   }

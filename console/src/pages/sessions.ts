@@ -2,8 +2,8 @@
 import { api, withQuery, type Page } from '../api';
 import { accessLabel, fmtTime, userLabel } from '../format';
 import type { PageContext } from '../page';
-import { findUsers } from '../userpicker';
-import { badge, button, confirmDialog, DataTable, field, h, input, MessageArea, notice, select } from '../ui';
+import { resolveUserFilter } from '../userpicker';
+import { badge, button, confirmDialog, DataTable, field, h, input, MessageArea, select } from '../ui';
 import type { Session } from '../types';
 
 const END_REASONS: Record<string, string> = {
@@ -58,16 +58,12 @@ export function render(ctx: PageContext): HTMLElement {
 
   async function apply(): Promise<void> {
     note.replaceChildren();
-    userFilter = undefined;
     const text = userIn.value.trim();
-    if (text) {
-      try {
-        const users = await findUsers(text, 2);
-        userFilter = users[0]?.id ?? null;
-        if (users.length === 0) note.append(notice('warning', `No user ${text}`, 'Type DIRECTORY\\userId; the match is exact.'));
-      } catch (err) {
-        messages.error(err);
-      }
+    try {
+      userFilter = await resolveUserFilter(text, note);
+    } catch (err) {
+      userFilter = undefined;
+      messages.error(err);
     }
     ctx.setQuery({ active: activeSel.value === 'true' ? undefined : activeSel.value || 'all', user: text });
     await table.reload();
