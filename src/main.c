@@ -16,6 +16,7 @@
 #include "allot/app.h"
 #include "allot/auth.h"
 #include "allot/config.h"
+#include "allot/console.h"
 #include "allot/http.h"
 #include "allot/jobs.h"
 #include "allot/sync.h"
@@ -131,6 +132,29 @@ static void on_notify(const char *channel, void *arg)
         app_schema_changed(a);
 }
 
+/* Reads the console's assets once.  A directory named by ALLOT_CONSOLE_DIR
+ * that cannot be served stops start-up; the default one (where `meson install`
+ * puts it) may be missing, and then /console/ answers 404. */
+static bool load_console(struct app *a)
+{
+    char err[512];
+    a->console = api_console_load(a->cfg->console_dir, err, sizeof err);
+    if (a->console != NULL) {
+        log_info(NULL, "the console is served at /console/: %zu files, %zu bytes from %s",
+                 api_console_files(a->console), api_console_bytes(a->console),
+                 a->cfg->console_dir);
+        return true;
+    }
+    const char *given = getenv("ALLOT_CONSOLE_DIR");
+    if (given != NULL && given[0] != '\0') {
+        fprintf(stderr, "allotd: ALLOT_CONSOLE_DIR: %s\n", err);
+        return false;
+    }
+    log_warn(NULL, "the console is not served (set ALLOT_CONSOLE_DIR to the built console): %s",
+             err);
+    return true;
+}
+
 static void exit_now(int sig)
 {
     (void)sig;
@@ -163,6 +187,11 @@ static int cmd_serve(void)
         config_free(&cfg);
         return 2;
     }
+    if (!load_console(&app)) {
+        app_free(&app);
+        config_free(&cfg);
+        return 2;
+    }
     static const char *const channels[] = {"allot_license", "allot_apikeys", "allot_engine", NULL};
     app.license_cache = api_license_cache_new();
     app.listener = db_listener_start(cfg.database_url, channels, on_notify, &app);
@@ -188,6 +217,7 @@ static int cmd_serve(void)
         sync_stop(app.sync);
         db_listener_stop(app.listener);
         api_license_cache_free(app.license_cache);
+        api_console_free(app.console);
         app_free(&app);
         config_free(&cfg);
         return 1;
@@ -208,6 +238,7 @@ static int cmd_serve(void)
     db_listener_stop(app.listener);
     api_license_cache_free(app.license_cache);
     log_info(NULL, "allotd stopped");
+    api_console_free(app.console);
     app_free(&app);
     config_free(&cfg);
     curl_global_cleanup();

@@ -17,6 +17,7 @@ struct api_license_cache;
 struct db_listener;
 struct evp_pkey_st;
 struct sync;
+struct console;
 
 struct app {
     const struct config *cfg;
@@ -43,6 +44,7 @@ struct app {
     /* The authority's public key (ALLOT_AUTHORITY_PUBLIC_KEY), or NULL. */
     struct evp_pkey_st *authority_key;
     struct sync *sync; /* the sync thread (NULL in tools and tests) */
+    struct console *console; /* the admin console's assets, or NULL: not served */
 
     /* The HMAC key of list cursors, read from server_secrets on first use. */
     pthread_mutex_t secret_lock;

@@ -28,6 +28,7 @@ struct config {
     int64_t shutdown_timeout;    /* seconds to drain requests on SIGTERM */
     int64_t reaper_interval;     /* seconds between idle-session sweeps */
     char *log_level;
+    char *console_dir;           /* the built admin console (ALLOT_CONSOLE_DIR) */
 };
 
 /* Where values come from: getenv in allotd, a table in tests. */

@@ -34,7 +34,8 @@ enum {
 
 struct http_route {
     const char *method;  /* "GET", "POST", ... (HEAD is served by GET routes) */
-    const char *pattern; /* "/users/{id}": a {name} segment captures */
+    const char *pattern; /* "/users/{id}": a {name} segment captures one segment;
+                          * a last {name*} segment the rest of the path */
     http_handler handler;
     unsigned roles;      /* ROLE_PUBLIC or a mask of ROLE_* */
     bool needs_body;     /* the route reads a JSON body */

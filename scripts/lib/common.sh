@@ -2,6 +2,8 @@
 # Shared functions of scripts/run and scripts/test.  Source it; do not run it.
 #
 #   ensure_packages [EXTRA_PKG...]      install what is missing (Debian 12, apt-get)
+#   ensure_console_deps                 node and npm (installed if missing), then
+#                                       console/node_modules from package-lock.json
 #   build_dir DIR [MESON_OPTION...]     meson setup (once, or again when the options
 #                                       change) and meson compile
 #   free_port                           print a TCP port nobody listens on
@@ -24,10 +26,11 @@ ALLOT_BUILD_PACKAGES=(
 	libmicrohttpd-dev libjansson-dev libpq-dev libssl-dev libcurl4-openssl-dev
 	postgresql postgresql-contrib curl
 )
-# scripts/test also validates docker/compose.yaml; bench/ needs wrk.  (Both are
-# used by the scripts that source this file.)
+# scripts/test also validates docker/compose.yaml and drives Debian's Chromium
+# (the browser suite); bench/ needs wrk.  (Both are used by the scripts that
+# source this file.)
 # shellcheck disable=SC2034
-ALLOT_TEST_PACKAGES=(docker-compose)
+ALLOT_TEST_PACKAGES=(docker-compose chromium)
 # shellcheck disable=SC2034
 ALLOT_BENCH_PACKAGES=(wrk postgresql-contrib)
 
@@ -80,6 +83,31 @@ ensure_packages() {
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 		--no-install-recommends -o DPkg::Lock::Timeout=300 \
 		"${missing[@]}" </dev/null
+}
+
+# ensure_console_deps: the console (console/) is built with Node.js: installs
+# Debian's nodejs and npm when no node or npm is on PATH (a newer Node.js
+# already installed is kept), then runs `npm ci` from console/package-lock.json
+# when console/node_modules is missing or was installed from another lockfile.
+# Nothing is fetched when node_modules is current.
+ensure_console_deps() {
+	local dir=${ALLOT_ROOT:?}/console stamp want
+	if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+		log "installing nodejs npm (to build the console)"
+		as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q </dev/null
+		as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+			--no-install-recommends -o DPkg::Lock::Timeout=300 nodejs npm </dev/null
+	fi
+	stamp=$dir/node_modules/.allot-lock.sha256
+	want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+	if [[ -f $stamp && $(<"$stamp") == "$want" ]]; then
+		return 0
+	fi
+	log "npm ci in console/ (from package-lock.json)"
+	# --ignore-scripts: no package needs an install script (esbuild finds its
+	# binary through its platform package).
+	(cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) || return
+	printf '%s\n' "$want" >"$stamp"
 }
 
 # build_dir DIR [MESON_OPTION...]: configures DIR with the options (once; again

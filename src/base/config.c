@@ -12,6 +12,11 @@
 #include "allot/log.h"
 #include "allot/core.h"
 
+/* Where `meson install` puts the console (meson.build defines it). */
+#ifndef ALLOT_CONSOLE_DIR_DEFAULT
+#define ALLOT_CONSOLE_DIR_DEFAULT "/usr/local/share/allot/console"
+#endif
+
 enum kind { K_STRING, K_SECRET, K_LISTEN, K_DURATION, K_INT, K_LEVEL };
 
 struct var {
@@ -62,6 +67,8 @@ static const struct var vars[] = {
      "how often idle sessions are ended"},
     {"ALLOT_LOG_LEVEL", K_LEVEL, "info", 0, 0, OFF(log_level),
      "debug, info, warn or error"},
+    {"ALLOT_CONSOLE_DIR", K_STRING, ALLOT_CONSOLE_DIR_DEFAULT, 1, 4096, OFF(console_dir),
+     "directory of the built admin console, served at /console/ (unset and missing: not served)"},
 };
 
 static bool parse_int(const char *text, int64_t *out)
@@ -201,6 +208,7 @@ void config_free(struct config *c)
     free(c->authority_url);
     free(c->authority_public_key);
     free(c->log_level);
+    free(c->console_dir);
     memset(c, 0, sizeof *c);
 }
 

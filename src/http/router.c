@@ -4,8 +4,17 @@
 #include <stdio.h>
 #include <string.h>
 
+/* True when the pattern segment p (plen bytes) is "{name*}": the rest of the
+ * path.  Only the last segment of a pattern can be one. */
+static bool is_rest(const char *p, size_t plen)
+{
+    return plen > 3 && p[0] == '{' && p[plen - 2] == '*' && p[plen - 1] == '}' && p[plen] == '\0';
+}
+
 /* Compares one pattern with a path segment by segment; a "{name}" segment
- * captures any non-empty segment (copied into buf unless buf is NULL). */
+ * captures any non-empty segment, a final "{name*}" segment everything after
+ * the slash before it, slashes included, possibly nothing (copied into buf
+ * unless buf is NULL). */
 static bool pattern_matches(const char *pattern, const char *path, char *buf, size_t buflen,
                             const char *params[HTTP_MAX_PARAMS], size_t *nparams)
 {
@@ -16,8 +25,11 @@ static bool pattern_matches(const char *pattern, const char *path, char *buf, si
         s++;
         size_t plen = strcspn(p, "/");
         size_t slen = strcspn(s, "/");
+        bool rest = is_rest(p, plen);
+        if (rest)
+            slen = strlen(s);
         if (plen > 1 && p[0] == '{' && p[plen - 1] == '}') {
-            if (slen == 0 || np == HTTP_MAX_PARAMS)
+            if ((slen == 0 && !rest) || np == HTTP_MAX_PARAMS)
                 return false;
             if (buf != NULL) {
                 if (used + slen + 1 > buflen)

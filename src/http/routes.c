@@ -1,6 +1,7 @@
 /* The route table: every path allot serves, who may call it, and whether it
  * reads a JSON body.  openapi/openapi.yaml must agree (tests/unit/test_openapi.c). */
 #include "allot/api.h"
+#include "allot/console.h"
 #include "allot/http.h"
 
 const struct http_route http_routes[] = {
@@ -40,6 +41,10 @@ const struct http_route http_routes[] = {
     {"GET", "/sessions/{id}", api_sessions_get, ROLE_ANY, false},
     {"DELETE", "/sessions/{id}", api_sessions_end, ROLE_ADMIN | ROLE_PROXY, false},
     {"POST", "/sessions/{id}/heartbeat", api_sessions_heartbeat, ROLE_ADMIN | ROLE_PROXY, false},
+
+    /* The admin console: its assets need no key (it signs in with one). */
+    {"GET", "/console", api_console, ROLE_PUBLIC, false},
+    {"GET", "/console/{path*}", api_console, ROLE_PUBLIC, false},
 };
 
 const size_t http_routes_count = sizeof http_routes / sizeof http_routes[0];

@@ -315,7 +315,26 @@ static size_t on_header(char *p, size_t size, size_t n, void *ctx)
     header_value(p, len, "Allow", r->allow, sizeof r->allow);
     header_value(p, len, "Retry-After", r->retry_after, sizeof r->retry_after);
     header_value(p, len, "Content-Type", r->content_type, sizeof r->content_type);
+    size_t used = strlen(r->headers);
+    if (used + len < sizeof r->headers) {
+        memcpy(r->headers + used, p, len);
+        r->headers[used + len] = '\0';
+    }
     return len;
+}
+
+bool th_header(const struct th_resp *r, const char *name, char *out, size_t len)
+{
+    out[0] = '\0';
+    for (const char *line = r->headers; *line != '\0';) {
+        const char *end = strchr(line, '\n');
+        size_t n = end ? (size_t)(end - line) + 1 : strlen(line);
+        header_value(line, n, name, out, len);
+        if (out[0] != '\0')
+            return true;
+        line += n;
+    }
+    return false;
 }
 
 bool th_req_full(const struct th_server *s, const char *method, const char *path,
@@ -334,6 +353,7 @@ bool th_req_full(const struct th_server *s, const char *method, const char *path
     hl = curl_slist_append(hl, "Expect:");
     struct sink sink = {0};
     curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L); /* "/a/../b" goes out as written */
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     if (strcmp(method, "HEAD") == 0)
         curl_easy_setopt(c, CURLOPT_NOBODY, 1L);

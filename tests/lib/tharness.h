@@ -67,6 +67,7 @@ struct th_resp {
     char allow[128];
     char retry_after[32];
     char content_type[128];
+    char headers[4096];  /* every header line received, as received (capped) */
 };
 /* key NULL = no Authorization; body NULL = none (Content-Type JSON when given). */
 bool th_req(const struct th_server *s, const char *method, const char *path, const char *key,
@@ -76,6 +77,8 @@ bool th_req_full(const struct th_server *s, const char *method, const char *path
                  const char *const *headers, const char *body, size_t body_len,
                  struct th_resp *out);
 void th_resp_free(struct th_resp *r);
+/* The value of header name (case-insensitive) into out; false when absent. */
+bool th_header(const struct th_resp *r, const char *name, char *out, size_t len);
 /* errorType of the reply, or "" */
 const char *th_error_type(const struct th_resp *r);
 /* A member of the reply's JSON object as a string, or "". */

@@ -233,6 +233,23 @@ static void test_bounds_accepted(void)
     }
 }
 
+/* ALLOT_CONSOLE_DIR: where `meson install` puts the console by default, any
+ * directory when given. */
+static void test_console_dir(void)
+{
+    struct config c;
+    char err[512];
+    T_REQUIRE(load_one(&c, NULL, NULL, false, err, sizeof err));
+    T_REQUIRE(c.console_dir != NULL);
+    T_CHECK(c.console_dir[0] == '/');
+    T_CHECK(strstr(c.console_dir, "allot/console") != NULL);
+    config_free(&c);
+    T_REQUIRE(load_one(&c, "ALLOT_CONSOLE_DIR", "/srv/allot/console", false, err, sizeof err));
+    T_EQ_STR(c.console_dir, "/srv/allot/console");
+    config_free(&c);
+    /* --help lists it: test_help_lists_api_md_variables. */
+}
+
 /* API.md's configuration table: every variable it names is documented by
  * allotd --help (which prints config_print_help). */
 static void test_help_lists_api_md_variables(void)
@@ -240,6 +257,7 @@ static void test_help_lists_api_md_variables(void)
     static const char *const names[] = {
         "ALLOT_DATABASE_URL", "ALLOT_LISTEN", "ALLOT_ADMIN_KEY", "ALLOT_AUTHORITY_URL",
         "ALLOT_AUTHORITY_PUBLIC_KEY", "ALLOT_SYNC_INTERVAL", "ALLOT_SESSION_IDLE_TIMEOUT",
+        "ALLOT_CONSOLE_DIR", /* README's table */
     };
     char *text = NULL;
     size_t len = 0;
@@ -271,5 +289,6 @@ int main(void)
     T_RUN(test_database_url);
     T_RUN(test_bounds_accepted);
     T_RUN(test_help_lists_api_md_variables);
+    T_RUN(test_console_dir);
     return t_done();
 }

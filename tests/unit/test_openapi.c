@@ -669,19 +669,30 @@ static const char *roles_text(unsigned roles, char *buf, size_t cap)
     return buf;
 }
 
+/* A router pattern and a documented path name the same path: OpenAPI has no
+ * rest-of-path template, so the router's final "{name*}" is documented as
+ * "{name}" (its description says that it takes the rest of the path). */
+static bool same_path(const char *pattern, const char *doc_path)
+{
+    size_t n = strlen(pattern);
+    if (n > 3 && strcmp(pattern + n - 2, "*}") == 0)
+        return strlen(doc_path) == n - 1 && strncmp(pattern, doc_path, n - 2) == 0 &&
+               doc_path[n - 2] == '}';
+    return strcmp(pattern, doc_path) == 0;
+}
+
 static const struct http_route *find_route(const char *method, const char *path)
 {
     for (size_t i = 0; i < http_routes_count; i++)
-        if (strcmp(http_routes[i].method, method) == 0 &&
-            strcmp(http_routes[i].pattern, path) == 0)
+        if (strcmp(http_routes[i].method, method) == 0 && same_path(http_routes[i].pattern, path))
             return &http_routes[i];
     return NULL;
 }
 
-static const struct doc_op *find_op(const char *method, const char *path)
+static const struct doc_op *find_op(const char *method, const char *pattern)
 {
     for (size_t i = 0; i < doc.n_ops; i++)
-        if (strcmp(doc.ops[i].method, method) == 0 && strcmp(doc.ops[i].path, path) == 0)
+        if (strcmp(doc.ops[i].method, method) == 0 && same_path(pattern, doc.ops[i].path))
             return &doc.ops[i];
     return NULL;
 }

@@ -19,6 +19,9 @@ static const struct http_route table[] = {
     {"PUT", "/only-put", h_b, ROLE_ADMIN, true},
     {"GET", "/things/special", h_b, ROLE_ANY, false}, /* more literal than /things/{id} */
     {"GET", "/deep/{a}/{b}/{c}/{d}/{e}", h_a, ROLE_ANY, false}, /* 5 > HTTP_MAX_PARAMS */
+    {"GET", "/files/{rest*}", h_a, ROLE_PUBLIC, false},   /* the rest of the path */
+    {"GET", "/files/special", h_b, ROLE_PUBLIC, false},   /* more literal than the rest */
+    {"GET", "/pre/{id}/{rest*}", h_a, ROLE_PUBLIC, false},
 };
 #define NTABLE (sizeof table / sizeof table[0])
 
@@ -191,6 +194,62 @@ static void test_param_limits(void)
     T_EQ_STR(m.params[1] + 258, "2");
 }
 
+static void test_rest_of_path(void)
+{
+    struct m m;
+    /* A final {name*} takes everything after its slash, slashes included. */
+    T_EQ_INT(match("GET", "/files/a.js", &m), ROUTE_FOUND);
+    T_CHECK(m.found == &table[8]);
+    T_REQUIRE(m.nparams == 1);
+    T_EQ_STR(m.params[0], "a.js");
+    T_EQ_INT(match("GET", "/files/assets/x/y.css", &m), ROUTE_FOUND);
+    T_CHECK(m.found == &table[8]);
+    T_EQ_STR(m.params[0], "assets/x/y.css");
+    T_EQ_INT(match("GET", "/files/a/", &m), ROUTE_FOUND);
+    T_EQ_STR(m.params[0], "a/");
+    T_EQ_INT(match("GET", "/files/a//b", &m), ROUTE_FOUND);
+    T_EQ_STR(m.params[0], "a//b");
+    /* ... possibly nothing, but the slash before it is part of the pattern. */
+    T_EQ_INT(match("GET", "/files/", &m), ROUTE_FOUND);
+    T_CHECK(m.found == &table[8]);
+    T_REQUIRE(m.nparams == 1);
+    T_EQ_STR(m.params[0], "");
+    T_EQ_INT(match("GET", "/files", &m), ROUTE_NO_PATH);
+    T_EQ_INT(match("GET", "/filesx/a", &m), ROUTE_NO_PATH);
+    T_EQ_INT(match("GET", "//files/a", &m), ROUTE_NO_PATH);
+    /* A more literal route still wins; a longer path is the rest's again. */
+    T_EQ_INT(match("GET", "/files/special", &m), ROUTE_FOUND);
+    T_CHECK(m.found == &table[9]);
+    T_EQ_INT(match("GET", "/files/special/x", &m), ROUTE_FOUND);
+    T_CHECK(m.found == &table[8]);
+    T_EQ_STR(m.params[0], "special/x");
+    /* HEAD follows GET; other methods are 405 with the route's Allow. */
+    T_EQ_INT(match("HEAD", "/files/a/b", &m), ROUTE_FOUND);
+    T_CHECK(m.found == &table[8]);
+    T_EQ_INT(match("POST", "/files/a/b", &m), ROUTE_NO_METHOD);
+    T_EQ_STR(m.allow, "GET, HEAD");
+    /* After ordinary captures. */
+    T_EQ_INT(match("GET", "/pre/7/x/y", &m), ROUTE_FOUND);
+    T_CHECK(m.found == &table[10]);
+    T_REQUIRE(m.nparams == 2);
+    T_EQ_STR(m.params[0], "7");
+    T_EQ_STR(m.params[1], "x/y");
+    T_EQ_INT(match("GET", "/pre//x", &m), ROUTE_NO_PATH);
+    /* A rest longer than the caller's buffer names nothing. */
+    char path[700] = "/files/";
+    memset(path + 7, 'a', 600);
+    path[607] = '\0';
+    T_EQ_INT(match("GET", path, &m), ROUTE_NO_PATH);
+    T_CHECK(m.found == NULL);
+    /* "{name*}" is special only as a whole last segment. */
+    static const struct http_route odd[] = {
+        {"GET", "/x/{rest*}/y", h_a, ROLE_PUBLIC, false},
+    };
+    T_EQ_INT(match_in(odd, 1, "GET", "/x/a/b/y", &m), ROUTE_NO_PATH);
+    T_EQ_INT(match_in(odd, 1, "GET", "/x/a/y", &m), ROUTE_FOUND);
+    T_EQ_STR(m.params[0], "a");
+}
+
 /* ---- the real table ----------------------------------------------------- */
 
 /* A concrete path for a pattern: each {name} becomes "p<i>". */
@@ -259,10 +318,18 @@ static void test_real_routes(void)
         if (!allow_lists(m.allow, rt->pattern))
             printf("#   Allow of %s is \"%s\"\n", rt->pattern, m.allow);
         T_CHECK(allow_lists(m.allow, rt->pattern));
-        /* Trailing slash and doubled slash are other paths. */
+        /* Trailing slash and doubled slash are other paths: never this
+         * route's, but for a route that takes the rest of the path (the
+         * slash is part of the rest); only such a route may take them. */
         char other[300];
+        bool rest = strstr(rt->pattern, "*}") != NULL;
         snprintf(other, sizeof other, "%s/", path);
-        T_EQ_INT(match_in(http_routes, http_routes_count, rt->method, other, &m), ROUTE_NO_PATH);
+        enum route_match got = match_in(http_routes, http_routes_count, rt->method, other, &m);
+        if (rest)
+            T_CHECK(got == ROUTE_FOUND && m.found == rt);
+        else
+            T_CHECK(got == ROUTE_NO_PATH ||
+                    (got == ROUTE_FOUND && strstr(m.found->pattern, "*}") != NULL));
         snprintf(other, sizeof other, "/%s", path);
         T_EQ_INT(match_in(http_routes, http_routes_count, rt->method, other, &m), ROUTE_NO_PATH);
     }
@@ -295,6 +362,19 @@ static void test_real_known_routes(void)
     T_EQ_INT(match_in(t, n, "GET", "/users/", &m), ROUTE_NO_PATH);
     T_EQ_INT(match_in(t, n, "GET", "/users//x", &m), ROUTE_NO_PATH);
     T_EQ_INT(match_in(t, n, "GET", "/users/x/y", &m), ROUTE_NO_PATH);
+    /* The console: public, any path below /console/ (views and assets). */
+    T_EQ_INT(match_in(t, n, "GET", "/console", &m), ROUTE_FOUND);
+    T_EQ_INT(m.found->roles, ROLE_PUBLIC);
+    T_EQ_INT(m.nparams, 0);
+    T_EQ_INT(match_in(t, n, "GET", "/console/", &m), ROUTE_FOUND);
+    T_EQ_INT(m.found->roles, ROLE_PUBLIC);
+    T_EQ_STR(m.params[0], "");
+    T_EQ_INT(match_in(t, n, "GET", "/console/assets/index-abc.js", &m), ROUTE_FOUND);
+    T_EQ_STR(m.params[0], "assets/index-abc.js");
+    T_EQ_INT(match_in(t, n, "HEAD", "/console/allocations", &m), ROUTE_FOUND);
+    T_EQ_INT(match_in(t, n, "POST", "/console/x", &m), ROUTE_NO_METHOD);
+    T_EQ_STR(m.allow, "GET, HEAD");
+    T_EQ_INT(match_in(t, n, "GET", "/consolex", &m), ROUTE_NO_PATH);
 }
 
 int main(void)
@@ -305,6 +385,7 @@ int main(void)
     T_RUN(test_head_is_get);
     T_RUN(test_405_allow);
     T_RUN(test_param_limits);
+    T_RUN(test_rest_of_path);
     T_RUN(test_real_routes);
     T_RUN(test_real_known_routes);
     return t_done();
