@@ -83,8 +83,12 @@ struct api_shape {
 extern const struct api_shape api_user_shape, api_apikey_shape, api_allocation_shape,
     api_rule_shape, api_session_shape, api_event_shape;
 
-/* The object of row `row` whose columns start at `col`. */
+/* The object of row `row` whose columns start at `col`: as jansson, and as
+ * JSON text appended to out (the replies: no tree is built).  The members of
+ * a nested object ("user.id", "user.userId") are consecutive in a shape. */
 json_t *api_row_object(const PGresult *res, int row, int col, const struct api_shape *shape);
+void api_row_json(struct buf *out, const PGresult *res, int row, int col,
+                  const struct api_shape *shape);
 /* A timestamptz as PostgreSQL shows it (UTC, ISO) to RFC 3339 with
  * microseconds ("2026-01-31T23:59:59.000000Z"); false when it is not one. */
 #define API_TIME_LEN 32

@@ -31,6 +31,8 @@ enum {
 
 #define HTTP_MAX_PARAMS 4
 #define HTTP_BODY_LIMIT (1024u * 1024u)
+/* The largest reply body allotd builds (a page of 1000 rows fits). */
+#define HTTP_REPLY_LIMIT (16u * 1024u * 1024u)
 
 struct http_route {
     const char *method;  /* "GET", "POST", ... (HEAD is served by GET routes) */

@@ -43,12 +43,24 @@ void api_reply_db(struct http_request *r, enum db_status s)
 void api_reply_row(struct http_request *r, unsigned status, PGresult *res,
                    const struct api_shape *shape)
 {
-    json_t *body = api_row_object(res, 0, 1, shape);
+    struct buf body;
+    buf_init(&body, HTTP_REPLY_LIMIT);
+    api_row_json(&body, res, 0, 1, shape);
+    if (status == 201) {
+        /* The id is the first member of every resource. */
+        char location[512];
+        snprintf(location, sizeof location, "%s/%s", http_path(r), PQgetvalue(res, 0, 1));
+        http_add_header(r, "Location", location);
+    }
     PQclear(res);
-    if (status == 201)
-        http_reply_created_steal(r, body);
-    else
-        http_reply_json_steal(r, status, body);
+    size_t len = 0;
+    char *text = body.overflow ? NULL : buf_steal(&body, &len);
+    buf_free(&body);
+    if (text == NULL) {
+        http_reply_error(r, HTTP_ERR_INTERNAL, NULL, NULL);
+        return;
+    }
+    http_reply_text_steal(r, status, "application/json", text, len);
 }
 
 enum api_outcome api_outcome_of(const PGresult *res)
@@ -169,18 +181,22 @@ static void append_query(struct buf *b, const char *name, const char *value, boo
 void api_reply_page(struct http_request *r, PGresult *res, const struct db_page *p,
                     const struct api_shape *shape, const char *const *filters)
 {
-    json_t *data = json_array();
+    struct buf body;
+    buf_init(&body, HTTP_REPLY_LIMIT);
+    buf_lit(&body, "{\"data\":[");
     int n = PQntuples(res);
     int shown = n > p->limit ? p->limit : n;
     int key_col = 1 + (int)shape->n; /* after the outcome and the resource */
-    for (int i = 0; i < shown; i++)
-        json_array_append_new(data, api_row_object(res, i, 1, shape));
-    json_t *next = json_null();
+    for (int i = 0; i < shown; i++) {
+        if (i > 0)
+            buf_lit(&body, ",");
+        api_row_json(&body, res, i, 1, shape);
+    }
+    buf_lit(&body, "],\"links\":{\"next\":");
     if (n > p->limit) {
         const unsigned char *key;
         if (app_cursor_key(http_app(r), &key) != DB_OK) {
-            json_decref(data);
-            json_decref(next);
+            buf_free(&body);
             PQclear(res);
             api_reply_db(r, DB_UNAVAILABLE);
             return;
@@ -202,11 +218,19 @@ void api_reply_page(struct http_request *r, PGresult *res, const struct db_page 
         snprintf(limit, sizeof limit, "%d", p->limit);
         append_query(&link, "limit", limit, &first);
         append_query(&link, "cursor", cursor, &first);
-        char *text = buf_steal(&link, NULL);
-        json_decref(next);
-        next = json_string(text);
-        free(text);
+        buf_json_string(&body, link.data ? link.data : "", link.len);
+        buf_free(&link);
+    } else {
+        buf_lit(&body, "null");
     }
+    buf_lit(&body, "}}");
     PQclear(res);
-    http_reply_json_steal(r, 200, json_pack("{s:o, s:{s:o}}", "data", data, "links", "next", next));
+    size_t len = 0;
+    char *text = body.overflow ? NULL : buf_steal(&body, &len);
+    buf_free(&body);
+    if (text == NULL) {
+        http_reply_error(r, HTTP_ERR_INTERNAL, NULL, NULL);
+        return;
+    }
+    http_reply_text_steal(r, 200, "application/json", text, len);
 }

@@ -4,6 +4,7 @@
  * and a list show a resource the same way, in JSON or in CSV. */
 #include "allot/api.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +121,77 @@ json_t *api_row_object(const PGresult *res, int row, int col, const struct api_s
     return o;
 }
 
+/* The prefix of a nested member ("user" of "user.id"), or 0 chars. */
+static size_t outer_len(const char *name)
+{
+    const char *dot = strchr(name, '.');
+    return dot ? (size_t)(dot - name) : 0;
+}
+
+void api_row_json(struct buf *out, const PGresult *res, int row, int col,
+                  const struct api_shape *shape)
+{
+    buf_lit(out, "{");
+    size_t open = 0; /* length of the nested object's name being written, 0: none */
+    const char *open_name = NULL;
+    bool first = true, first_inner = true;
+    for (size_t i = 0; i < shape->n; i++) {
+        const char *name = shape->fields[i].name;
+        size_t outer = outer_len(name);
+        if (open > 0 && (outer != open || strncmp(name, open_name, open) != 0)) {
+            buf_lit(out, "}");
+            open = 0;
+        }
+        if (outer > 0 && open == 0) {
+            if (!first)
+                buf_lit(out, ",");
+            first = false;
+            buf_lit(out, "\"");
+            buf_append(out, name, outer);
+            buf_lit(out, "\":{");
+            open = outer;
+            open_name = name;
+            first_inner = true;
+        }
+        const char *member = outer > 0 ? name + outer + 1 : name;
+        bool *first_here = outer > 0 ? &first_inner : &first;
+        if (!*first_here)
+            buf_lit(out, ",");
+        *first_here = false;
+        buf_lit(out, "\"");
+        buf_append(out, member, strlen(member));
+        buf_lit(out, "\":");
+        int c = col + (int)i;
+        if (PQgetisnull(res, row, c)) {
+            buf_lit(out, "null");
+            continue;
+        }
+        const char *v = PQgetvalue(res, row, c);
+        char t[API_TIME_LEN];
+        switch (shape->fields[i].kind) {
+        case API_TEXT:
+            buf_json_string(out, v, (size_t)PQgetlength(res, row, c));
+            break;
+        case API_TIME:
+            buf_json_string(out, api_time_text(v, t) ? t : v, SIZE_MAX);
+            break;
+        case API_INT:
+        case API_JSON: /* built by PostgreSQL: valid JSON */
+            buf_append(out, v, (size_t)PQgetlength(res, row, c));
+            break;
+        case API_BOOL:
+            if (v[0] == 't')
+                buf_lit(out, "true");
+            else
+                buf_lit(out, "false");
+            break;
+        }
+    }
+    if (open > 0)
+        buf_lit(out, "}");
+    buf_lit(out, "}");
+}
+
 /* One CSV field (RFC 4180): quoted when it holds a comma, a quote or a line
  * break; a field that a spreadsheet would run as a formula gets a leading
  * quote character. */
@@ -130,25 +202,25 @@ static void csv_field(struct buf *out, const char *v)
         buf_append(out, v, strlen(v));
         return;
     }
-    buf_append(out, "\"", 1);
+    buf_lit(out, "\"");
     if (formula)
-        buf_append(out, "'", 1);
+        buf_lit(out, "'");
     for (const char *p = v; *p != '\0'; p++) {
         if (*p == '"')
-            buf_append(out, "\"", 1);
+            buf_lit(out, "\"");
         buf_append(out, p, 1);
     }
-    buf_append(out, "\"", 1);
+    buf_lit(out, "\"");
 }
 
 void api_csv_header(struct buf *out, const struct api_shape *shape)
 {
     for (size_t i = 0; i < shape->n; i++) {
         if (i > 0)
-            buf_append(out, ",", 1);
+            buf_lit(out, ",");
         csv_field(out, shape->fields[i].name);
     }
-    buf_append(out, "\r\n", 2);
+    buf_lit(out, "\r\n");
 }
 
 void api_csv_row(struct buf *out, const PGresult *res, int row, int col,
@@ -156,7 +228,7 @@ void api_csv_row(struct buf *out, const PGresult *res, int row, int col,
 {
     for (size_t i = 0; i < shape->n; i++) {
         if (i > 0)
-            buf_append(out, ",", 1);
+            buf_lit(out, ",");
         if (PQgetisnull(res, row, col + (int)i))
             continue;
         const char *v = PQgetvalue(res, row, col + (int)i);
@@ -167,5 +239,5 @@ void api_csv_row(struct buf *out, const PGresult *res, int row, int col,
             v = v[0] == 't' ? "true" : "false";
         csv_field(out, v);
     }
-    buf_append(out, "\r\n", 2);
+    buf_lit(out, "\r\n");
 }

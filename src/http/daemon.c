@@ -226,18 +226,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     double seconds = (double)(mono_ns() - r->started_ns) / 1e9;
     unsigned status = r->replied ? r->status : 0;
-    /* A path is client text: jansson refuses bytes that are not UTF-8. */
-    json_t *path = json_string(r->path);
-    json_t *extra = json_pack("{s:s?, s:o, s:i, s:f}", "method", r->method, "path",
-                              path ? path : json_string("(not UTF-8)"), "status", (int)status,
-                              "ms", seconds * 1000.0);
-    if (extra != NULL && r->error_type != NULL) {
-        json_object_set_new(extra, "errorType", json_string(r->error_type));
-        json_object_set_new(extra, "statusCode", json_integer(status));
-    }
-    if (extra != NULL && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
-        json_object_set_new(extra, "terminated", json_integer((json_int_t)toe));
-    log_with(LOG_INFO, r->corr_id, extra, "%s %s %u", r->method, r->path, status);
+    struct log_access line = {
+        .corr_id = r->corr_id, .method = r->method, .path = r->path,
+        .error_type = r->error_type, .status = status, .ms = seconds * 1000.0,
+        .terminated = toe != MHD_REQUEST_TERMINATED_COMPLETED_OK ? (int)toe : 0,
+    };
+    log_access_line(&line);
     metrics_observe(r->app->metrics, r->route ? r->route->pattern : "unmatched", r->method, status,
                     seconds);
     buf_free(&r->body);

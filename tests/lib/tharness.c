@@ -273,6 +273,17 @@ bool th_log_contains(const struct th_server *s, const char *text)
     return found;
 }
 
+bool th_log_wait(const struct th_server *s, const char *text, int timeout_ms)
+{
+    for (int waited = 0;; waited += 20) {
+        if (th_log_contains(s, text))
+            return true;
+        if (waited >= timeout_ms)
+            return false;
+        nanosleep(&(struct timespec){.tv_nsec = 20000000}, NULL);
+    }
+}
+
 struct sink {
     char *data;
     size_t len;

@@ -52,8 +52,10 @@ bool th_server_start(struct th_server *s, const char *url, const char *const *en
 void th_setup(struct th_db *db, struct th_server *srv, const char *const *env);
 /* SIGTERM and wait; returns the exit status (0 expected), -1 if it had to be killed. */
 int th_server_stop(struct th_server *s);
-/* True when the server log contains text. */
+/* True when the server log contains text.  The log is buffered (lines reach
+ * it within tens of milliseconds): th_log_wait waits for a line to come. */
 bool th_log_contains(const struct th_server *s, const char *text);
+bool th_log_wait(const struct th_server *s, const char *text, int timeout_ms);
 int th_free_port(void);
 
 /* One HTTP exchange. */
