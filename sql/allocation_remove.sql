@@ -17,7 +17,7 @@ BEGIN
     quarantine := (engine.with_defaults(l.parameters) ->> 'quarantineSeconds')::bigint
                   * interval '1 second';
     FOR s IN SELECT * FROM sessions x
-              WHERE x.user_ref = a.user_ref AND x.live AND x.ended_at IS NULL
+              WHERE x.user_ref = a.user_ref AND x.ended_at IS NULL
                 AND x.allocation_id = a.id
               FOR UPDATE LOOP
         PERFORM engine.session_close(s, p_now, p_reason, 'Ok');

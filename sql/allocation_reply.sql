@@ -7,7 +7,7 @@ LANGUAGE plpgsql STABLE AS $$
 BEGIN
     RETURN greatest(a.last_used,
                     (SELECT max(s.last_activity) FROM sessions s
-                      WHERE s.user_ref = a.user_ref AND s.live AND s.ended_at IS NULL
+                      WHERE s.user_ref = a.user_ref AND s.ended_at IS NULL
                         AND s.allocation_id = a.id));
 END $$;
 

@@ -39,7 +39,7 @@ CREATE FUNCTION engine.user_block_end(p_user uuid, p_now timestamptz) RETURNS ti
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
     RETURN (SELECT max(s.paid_until) FROM sessions s
-             WHERE s.user_ref = p_user AND s.live AND s.ended_at IS NULL
+             WHERE s.user_ref = p_user AND s.ended_at IS NULL
                AND s.access_type = 'analyzer_time' AND s.paid_until > p_now);
 END $$;
 

@@ -14,7 +14,7 @@ BEGIN
         RETURN;
     END IF;
     FOR s IN SELECT * FROM sessions x
-              WHERE x.live AND x.ended_at IS NULL AND x.access_type IN ('user', 'login')
+              WHERE x.ended_at IS NULL AND x.access_type IN ('user', 'login')
               FOR UPDATE LOOP
         PERFORM engine.session_close(s, p_now, 'license_converted', 'Ok');
     END LOOP;

@@ -3,7 +3,7 @@
 -- sessions whose linger is over, forgets allocations whose quarantine is
 -- over, and converts the license after its conversion date.  Returns the
 -- number of sessions it ended.  Active sessions are few whatever the
--- history: it reads them through the partial index sessions_live, never an
+-- history: it reads them through the partial index sessions_active, never an
 -- index on last_activity (which would make every heartbeat rewrite it).
 CREATE FUNCTION engine.reap(p_now timestamptz, p_idle bigint)
 RETURNS integer LANGUAGE plpgsql AS $$
@@ -15,7 +15,7 @@ DECLARE
 BEGIN
     SELECT * INTO l FROM license;
     FOR c IN SELECT x.id, x.user_ref FROM sessions x
-              WHERE x.live AND x.ended_at IS NULL
+              WHERE x.ended_at IS NULL
                 AND x.last_activity <= p_now - p_idle * interval '1 second' LOOP
         -- The lock order of every other path: the user, then the session.
         IF c.user_ref IS NOT NULL THEN

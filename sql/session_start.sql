@@ -10,10 +10,14 @@
 --   6. analyzer capacity from a matching capacity rule.
 -- Nothing left: refused.  Every grant and refusal goes to the audit trail.
 -- Locks: the user's row first, so that a user's starts, heartbeats and
--- removals are serialised and the parallel-session limit is exact; the
--- license row only when a unit is taken, under which units are counted.
+-- removals are serialised and the parallel-session limit is exact (the row
+-- counts the user's active sessions); the license row only when a unit is
+-- taken, under which units are counted.
+-- Its statements are planned once per connection (plan_cache_mode): a plan
+-- chosen for each call's values would be planned again at every call, for
+-- key lookups whose plan never changes.
 CREATE FUNCTION engine.session_start(p_user uuid, p_dir text, p_uid text, p_now timestamptz)
-RETURNS engine.session_reply LANGUAGE plpgsql AS $$
+RETURNS engine.session_reply LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
     l license;
     u users;
@@ -34,52 +38,68 @@ DECLARE
     v_pass uuid;
     v_paid timestamptz := 'infinity';
 BEGIN
+    -- The user's row, locked, with the start counted at once: most starts
+    -- are granted (a refusal takes it back below).
     IF p_user IS NOT NULL THEN
-        SELECT * INTO u FROM users WHERE id = p_user FOR UPDATE;
+        UPDATE users SET sessions_active = sessions_active + 1 WHERE id = p_user RETURNING * INTO u;
     ELSE
-        SELECT * INTO u FROM users WHERE user_directory = p_dir AND user_id = p_uid FOR UPDATE;
+        UPDATE users SET sessions_active = sessions_active + 1
+         WHERE user_directory = p_dir AND user_id = p_uid RETURNING * INTO u;
     END IF;
     IF u.id IS NULL THEN
         PERFORM engine.event(p_now, 'refusal', NULL, NULL, p_dir, p_uid, NULL, 'UnknownUser', 0, NULL);
         RETURN engine.session_reply('unknown_user', NULL);
     END IF;
 
-    SELECT * INTO l FROM license;
-    st := engine.license_status(l, p_now);
-    IF st <> 'ok' THEN
-        PERFORM engine.event(p_now, 'refusal', NULL, u.id, u.user_directory, u.user_id, NULL,
-                            'LicenseNotAvailable', 0, st);
-        RETURN engine.session_reply(engine.license_outcome(st), NULL);
-    END IF;
-
-    -- The user's slots: live sessions, active or ended within the linger.
-    SELECT count(*) INTO in_use FROM sessions x
-     WHERE x.user_ref = u.id AND x.live
-       AND (x.ended_at IS NULL OR x.ended_at > p_now - engine.seconds(l, 'sessionLingerSeconds'));
-    IF in_use >= engine.param(l, 'maxParallelSessions') THEN
-        PERFORM engine.event(p_now, 'refusal', NULL, u.id, u.user_directory, u.user_id, NULL,
-                            'MaxParallelSessionsExceeded', in_use, NULL);
-        RETURN engine.session_reply('too_many_sessions', NULL);
-    END IF;
-
-    -- 1-3: an allocation the user holds.
-    FOR a IN SELECT x.id, x.type, x.created_at FROM allocations x
-              WHERE x.user_ref = u.id AND x.quarantine_end IS NULL
-              ORDER BY array_position(ARRAY['professional', 'analyzer', 'user'], x.type) LOOP
-        held := held || a.type;
-        IF engine.alloc_excess(l, a.type, a.created_at, a.id, p_now) THEN
-            excess := true;
-        ELSE
-            v_access := a.type; v_alloc := a.id; v_via := 'existing_allocation';
-            IF a.type = 'user' THEN
-                v_paid := coalesce(l.conversion_date, 'infinity');
-            END IF;
-            EXIT;
+    <<decide>>
+    BEGIN
+        SELECT * INTO l FROM license;
+        st := engine.license_status(l, p_now);
+        IF st <> 'ok' THEN
+            v_outcome := engine.license_outcome(st);
+            EXIT decide;
         END IF;
-    END LOOP;
 
-    -- 4: dynamic assignment by a professional rule, then an analyzer rule.
-    IF v_access IS NULL THEN
+        -- The user's slots: active sessions (counted on the user's row) and
+        -- those ended within the linger.
+        in_use := u.sessions_active - 1
+                  + (SELECT count(*) FROM sessions x
+                      WHERE x.user_ref = u.id AND x.live AND x.ended_at IS NOT NULL
+                        AND x.ended_at > p_now - engine.seconds(l, 'sessionLingerSeconds'));
+        IF in_use >= engine.param(l, 'maxParallelSessions') THEN
+            v_outcome := 'too_many_sessions';
+            EXIT decide;
+        END IF;
+
+        -- 1-3: an allocation the user holds, in that order.  Usually the first
+        -- one is in order: no more of its type are assigned than the license
+        -- allows (allocation_counts, kept by a trigger, counts them all).
+        SELECT x.id, x.type, x.created_at, c.n INTO a
+          FROM allocations x JOIN allocation_counts c ON c.type = x.type
+         WHERE x.user_ref = u.id AND x.quarantine_end IS NULL
+         ORDER BY array_position(ARRAY['professional', 'analyzer', 'user'], x.type) LIMIT 1;
+        IF a.id IS NOT NULL AND a.type <> 'user' AND a.n <= engine.type_allowed(l, a.type) THEN
+            v_access := a.type; v_alloc := a.id; v_via := 'existing_allocation';
+            EXIT decide;
+        END IF;
+        IF a.id IS NOT NULL THEN
+            FOR a IN SELECT x.id, x.type, x.created_at FROM allocations x
+                      WHERE x.user_ref = u.id AND x.quarantine_end IS NULL
+                      ORDER BY array_position(ARRAY['professional', 'analyzer', 'user'], x.type) LOOP
+                held := held || a.type;
+                IF engine.alloc_excess(l, a.type, a.created_at, a.id, p_now) THEN
+                    excess := true;
+                ELSE
+                    v_access := a.type; v_alloc := a.id; v_via := 'existing_allocation';
+                    IF a.type = 'user' THEN
+                        v_paid := coalesce(l.conversion_date, 'infinity');
+                    END IF;
+                    EXIT decide;
+                END IF;
+            END LOOP;
+        END IF;
+
+        -- 4: dynamic assignment by a professional rule, then an analyzer rule.
         FOREACH kind IN ARRAY ARRAY['professional', 'analyzer'] LOOP
             CONTINUE WHEN kind = ANY (held);  -- holds one (in excess): no second
             SELECT x.id INTO v_rule FROM rules x
@@ -101,45 +121,49 @@ BEGIN
             END IF;
             IF v_alloc IS NOT NULL THEN
                 v_access := kind; v_via := 'dynamic_assignment';
-                EXIT;
+                EXIT decide;
             END IF;
             pending := true;
             v_rule := NULL;
         END LOOP;
-    END IF;
 
-    -- 5: a login pass: the user's open window first, else a new pass.
-    IF v_access IS NULL AND EXISTS (SELECT 1 FROM rules x WHERE x.access_type = 'login'
-                                      AND engine.rule_matches(x, u)) THEN
-        p := engine.login_window(u.id, p_now);
-        v_via := 'open_window';
-        IF p.id IS NULL THEN
-            p := engine.login_take(l, u, p_now);
-            v_via := 'new_pass';
-        END IF;
-        IF p.id IS NOT NULL AND engine.tokens_usable(l, p_now) THEN
-            v_access := 'login'; v_pass := p.id; v_rule := p.rule_id;
-            v_paid := least(p.window_end, coalesce(l.conversion_date, 'infinity'));
-        ELSE
+        -- 5: a login pass: the user's open window first, else a new pass.
+        IF EXISTS (SELECT 1 FROM rules x WHERE x.access_type = 'login'
+                    AND engine.rule_matches(x, u)) THEN
+            p := engine.login_window(u.id, p_now);
+            v_via := 'open_window';
+            IF p.id IS NULL THEN
+                p := engine.login_take(l, u, p_now);
+                v_via := 'new_pass';
+            END IF;
+            IF p.id IS NOT NULL AND engine.tokens_usable(l, p_now) THEN
+                v_access := 'login'; v_pass := p.id; v_rule := p.rule_id;
+                v_paid := least(p.window_end, coalesce(l.conversion_date, 'infinity'));
+                EXIT decide;
+            END IF;
             v_via := NULL;
         END IF;
-    END IF;
 
-    -- 6: analyzer capacity from a capacity rule.
-    IF v_access IS NULL AND EXISTS (SELECT 1 FROM rules x WHERE x.access_type = 'analyzer_time'
-                                      AND engine.rule_matches(x, u)) THEN
-        v_paid := engine.capacity_pay(l, u.id, p_now);
-        IF v_paid IS NOT NULL THEN
-            v_access := 'analyzer_time'; v_via := 'capacity';
+        -- 6: analyzer capacity from a capacity rule.
+        IF EXISTS (SELECT 1 FROM rules x WHERE x.access_type = 'analyzer_time'
+                    AND engine.rule_matches(x, u)) THEN
+            v_paid := engine.capacity_pay(l, u.id, p_now);
+            IF v_paid IS NOT NULL THEN
+                v_access := 'analyzer_time'; v_via := 'capacity';
+                EXIT decide;
+            END IF;
         END IF;
-    END IF;
 
-    IF v_access IS NULL THEN
         v_outcome := CASE WHEN excess THEN 'excess_assignment'
                           WHEN pending THEN 'pending_user_sync'
                           ELSE 'no_access_type' END;
+    END decide;
+
+    IF v_outcome IS NOT NULL THEN
+        UPDATE users SET sessions_active = sessions_active - 1 WHERE id = u.id;
         PERFORM engine.event(p_now, 'refusal', NULL, u.id, u.user_directory, u.user_id, NULL,
-                            engine.result_code(v_outcome), in_use, NULL);
+                            engine.result_code(v_outcome), coalesce(in_use, 0),
+                            CASE WHEN v_outcome::text LIKE 'license\_%' THEN st END);
         RETURN engine.session_reply(v_outcome, NULL);
     END IF;
 

@@ -15,7 +15,7 @@ BEGIN
               FOR UPDATE LOOP
         PERFORM engine.allocation_remove(a, p_now, 'user_deleted');
     END LOOP;
-    FOR s IN SELECT * FROM sessions x WHERE x.user_ref = p_user AND x.live AND x.ended_at IS NULL
+    FOR s IN SELECT * FROM sessions x WHERE x.user_ref = p_user AND x.ended_at IS NULL
               FOR UPDATE LOOP
         PERFORM engine.session_close(s, p_now, 'user_deleted', 'Ok');
     END LOOP;

@@ -12,7 +12,8 @@
  * The database records the digest of the engine it runs; allotd serves only
  * when it is its own (db_engine_current), as it serves only on a current
  * schema.  An apply also writes the table of license parameters, counts the
- * allocations again (allocation_counts cannot drift), and notifies
+ * allocations and each user's active sessions again (the counters cannot
+ * drift), and notifies
  * allot_engine, so running instances check their engine at once. */
 #include "allot/db.h"
 
@@ -159,6 +160,12 @@ static bool apply_all(PGconn *pg)
                    "UPDATE allocation_counts c SET n ="
                    " (SELECT count(*) FROM allocations a WHERE a.type = c.type)",
                    "counting allocations") &&
+           exec_ok(pg,
+                   "UPDATE users u SET sessions_active = coalesce(c.n, 0)"
+                   " FROM users v LEFT JOIN (SELECT user_ref, count(*) AS n FROM sessions"
+                   "   WHERE ended_at IS NULL GROUP BY user_ref) c ON c.user_ref = v.id"
+                   " WHERE u.id = v.id AND u.sessions_active <> coalesce(c.n, 0)",
+                   "counting active sessions") &&
            exec_params_ok(pg,
                           "INSERT INTO engine_version (singleton, digest, applied_at)"
                           " VALUES (true, $1, now())"
