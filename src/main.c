@@ -152,13 +152,11 @@ static void notify(const char *state)
  * already open keep theirs. */
 static void reload(struct http_tls *tls)
 {
-    if (tls == NULL) {
-        log_info(NULL, "SIGHUP: nothing to reload (ALLOT_TLS_CERT is not set)");
-        return;
-    }
     notify("RELOADING=1");
     char why[512];
-    if (!http_tls_reload(tls, why, sizeof why))
+    if (tls == NULL)
+        log_info(NULL, "SIGHUP: nothing to reload (ALLOT_TLS_CERT is not set)");
+    else if (!http_tls_reload(tls, why, sizeof why))
         log_error(NULL, "SIGHUP: %s; still serving the certificate loaded before", why);
     notify("READY=1");
 }

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -193,6 +195,58 @@ static void test_port_taken_touches_nothing(void)
     tl_authority_remove(&auth);
 }
 
+/* Type=notify: with libsystemd, allotd tells NOTIFY_SOCKET when it serves
+ * (READY=1), reloads on SIGHUP (RELOADING=1, then READY=1) and stops
+ * (STOPPING=1). */
+static bool notified(int fd, const char *state)
+{
+    for (int waited = 0; waited < 20000; waited += 100) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 100) == 1) {
+            char msg[256];
+            ssize_t n = recv(fd, msg, sizeof msg - 1, 0);
+            if (n > 0) {
+                msg[n] = '\0';
+                printf("#   notified: %s\n", msg);
+                if (strstr(msg, state) != NULL)
+                    return true;
+            }
+        }
+    }
+    printf("#   no %s within 20 s\n", state);
+    return false;
+}
+
+static void test_systemd_notify(void)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    snprintf(addr.sun_path, sizeof addr.sun_path, "/tmp/allot-notify-%d.sock", (int)getpid());
+    unlink(addr.sun_path);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    T_REQUIRE(fd >= 0 && bind(fd, (struct sockaddr *)&addr, sizeof addr) == 0);
+    char env_socket[160];
+    snprintf(env_socket, sizeof env_socket, "NOTIFY_SOCKET=%s", addr.sun_path);
+    struct th_server s;
+    bool up = th_server_start(&s, db.url, (const char *[]){env_socket, NULL}, true);
+    T_CHECK(up);
+    const char *have = getenv("ALLOT_HAVE_SYSTEMD");
+    if (up && have != NULL && strcmp(have, "1") == 0) {
+        T_CHECK(notified(fd, "READY=1"));
+        T_CHECK(kill(s.pid, SIGHUP) == 0);
+        T_CHECK(notified(fd, "RELOADING=1"));
+        T_CHECK(notified(fd, "READY=1"));
+        T_EQ_INT(th_server_stop(&s), 0); /* SIGTERM */
+        T_CHECK(notified(fd, "STOPPING=1"));
+    } else {
+        if (up)
+            printf("# built without libsystemd: allotd.service is Type=exec, nothing is "
+                   "notified\n");
+        T_EQ_INT(th_server_stop(&s), 0);
+    }
+    close(fd);
+    unlink(addr.sun_path);
+}
+
 /* ---- SIGTERM with a request in flight ------------------------------------ */
 
 struct slow_upload {
@@ -355,6 +409,7 @@ int main(void)
     T_RUN(test_healthcheck);
     T_RUN(test_listen_in_use);
     T_RUN(test_port_taken_touches_nothing);
+    T_RUN(test_systemd_notify);
     T_RUN(test_sigterm_drains);
     if (srv.pid > 0)
         th_server_stop(&srv);
