@@ -232,7 +232,8 @@ static int retrieve(gnutls_session_t session, const struct gnutls_cert_retr_st *
     unsigned done = 0, want = 0;
     bool ok = false;
     pthread_mutex_lock(&lock);
-    if (active != NULL) {
+    bool listening = active != NULL;
+    if (listening) {
         const struct creds *c = &active->current;
         want = c->nchain;
         list = gnutls_malloc(want * sizeof *list);
@@ -250,7 +251,8 @@ static int retrieve(gnutls_session_t session, const struct gnutls_cert_retr_st *
         gnutls_free(list);
         if (key != NULL)
             gnutls_privkey_deinit(key);
-        log_error(NULL, "TLS: no certificate for a handshake (out of memory)");
+        log_error(NULL, "TLS: no certificate for a handshake (%s)",
+                  listening ? "out of memory" : "no TLS listener is set up");
         return -1;
     }
     *certs = list;

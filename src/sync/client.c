@@ -70,8 +70,8 @@ bool sync_post(const char *base, const char *number, const char *bearer, const c
     buf_free(&auth);
     bool ok = false;
     if (rc != CURLE_OK)
-        snprintf(why, whylen, "cannot reach the license backend: %s",
-                 detail[0] != '\0' ? detail : curl_easy_strerror(rc));
+        snprintf(why, whylen, "cannot reach the license backend: %s%s%s%s",
+                 curl_easy_strerror(rc), detail[0] ? " (" : "", detail, detail[0] ? ")" : "");
     else if (status != 200)
         snprintf(why, whylen, "the license backend answered HTTP %ld", status);
     else if (out.len == 0)
