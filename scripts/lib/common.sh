@@ -32,7 +32,7 @@ ALLOT_BUILD_PACKAGES=(
 # shellcheck disable=SC2034
 ALLOT_TEST_PACKAGES=(
 	docker-compose podman podman-compose runc netavark aardvark-dns iptables debootstrap
-	systemd groff-base
+	systemd groff-base man-db
 )
 # shellcheck disable=SC2034
 ALLOT_BENCH_PACKAGES=(wrk postgresql-contrib)
