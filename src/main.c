@@ -2,7 +2,11 @@
  *   allotd              serve (the default)
  *   allotd migrate      apply the database migrations and exit
  *   allotd healthcheck  GET /health on ALLOT_LISTEN; exit 0 when it answers 200
- *   allotd --help       the configuration table */
+ *   allotd --help       the configuration table
+ *
+ * Signals while serving: SIGTERM or SIGINT drain and stop (a second one stops
+ * at once); SIGHUP reloads the certificate of ALLOT_TLS_CERT. */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,8 +23,13 @@
 #include "allot/console.h"
 #include "allot/http.h"
 #include "allot/jobs.h"
-#include "allot/sync.h"
 #include "allot/log.h"
+#include "allot/sync.h"
+#include "allot/tls.h"
+
+#ifdef ALLOT_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 
 static const char *env_lookup(const char *name, void *ctx)
 {
@@ -80,12 +89,17 @@ static int cmd_healthcheck(void)
     else if (strcmp(host, "::") == 0)
         host = "::1";
     char url[320];
-    snprintf(url, sizeof url, strchr(host, ':') ? "http://[%s]:%u/health" : "http://%s:%u/health",
-             host, cfg.listen_port);
+    const char *scheme = cfg.tls_cert != NULL ? "https" : "http";
+    snprintf(url, sizeof url, strchr(host, ':') ? "%s://[%s]:%u/health" : "%s://%s:%u/health",
+             scheme, host, cfg.listen_port);
     CURL *curl = curl_easy_init();
     long code = 0;
     if (curl != NULL) {
         curl_easy_setopt(curl, CURLOPT_URL, url);
+        /* This process's own listener: whether it answers, not who it is (its
+         * certificate names the site, not 127.0.0.1). */
+        curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
         curl_easy_setopt(curl, CURLOPT_TIMEOUT, 5L);
         curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard);
         if (curl_easy_perform(curl) == CURLE_OK)
@@ -132,6 +146,9 @@ static void on_notify(const char *channel, void *arg)
         app_schema_changed(a);
 }
 
+/* Why the console is not served, logged once allotd serves ("" when it is). */
+static char console_missing[512];
+
 /* Reads the console's assets once.  A directory named by ALLOT_CONSOLE_DIR
  * that cannot be served stops start-up; the default one (where `meson install`
  * puts it) may be missing, and then /console/ answers 404. */
@@ -150,8 +167,8 @@ static bool load_console(struct app *a)
         fprintf(stderr, "allotd: ALLOT_CONSOLE_DIR: %s\n", err);
         return false;
     }
-    log_warn(NULL, "the console is not served (set ALLOT_CONSOLE_DIR to the built console): %s",
-             err);
+    /* Said once serving: a port in use stops allotd with one line only. */
+    snprintf(console_missing, sizeof console_missing, "%s", err);
     return true;
 }
 
@@ -161,16 +178,124 @@ static void exit_now(int sig)
     _exit(1); /* a second signal while draining: stop at once */
 }
 
+/* Tells systemd (Type=notify) where allotd is; nothing without libsystemd or
+ * outside systemd. */
+static void notify(const char *state)
+{
+#ifdef ALLOT_HAVE_SYSTEMD
+    sd_notify(0, state);
+#else
+    (void)state;
+#endif
+}
+
+/* SIGHUP: the listener's certificate and key are read again; connections
+ * already open keep theirs. */
+static void reload(struct http_tls *tls)
+{
+    notify("RELOADING=1");
+    char why[512];
+    if (tls == NULL)
+        log_info(NULL, "SIGHUP: nothing to reload (ALLOT_TLS_CERT is not set)");
+    else if (!http_tls_reload(tls, why, sizeof why))
+        log_error(NULL, "SIGHUP: %s; still serving the certificate loaded before", why);
+    notify("READY=1");
+}
+
+/* Checks the files of the configuration (exit 2 when one is wrong). */
+static bool load_files(struct app *app, struct http_tls **tls)
+{
+    char err[512];
+    const struct config *cfg = app->cfg;
+    *tls = NULL;
+    if (!app_load_authority_key(app, err, sizeof err)) {
+        fprintf(stderr, "allotd: %s\n", err);
+        return false;
+    }
+    if (cfg->authority_ca != NULL && access(cfg->authority_ca, R_OK) != 0) {
+        fprintf(stderr, "allotd: ALLOT_AUTHORITY_CA: cannot read \"%s\": %s\n",
+                cfg->authority_ca, strerror(errno));
+        return false;
+    }
+    if (cfg->tls_cert != NULL) {
+        *tls = http_tls_load(cfg->tls_cert, cfg->tls_key, "ALLOT_TLS_CERT", "ALLOT_TLS_KEY", err,
+                             sizeof err);
+        if (*tls == NULL) {
+            fprintf(stderr, "allotd: %s\n", err);
+            return false;
+        }
+    }
+    return load_console(app);
+}
+
+/* Serves on the bound socket until SIGTERM or SIGINT: the background threads
+ * first, so that no handler can see them half set up, then HTTP.  Stops the
+ * server; 0 after a clean stop. */
+static int serve(struct app *app, struct http_tls *tls, struct http_server *server,
+                 const sigset_t *set)
+{
+    const struct config *cfg = app->cfg;
+    static const char *const channels[] = {"allot_license", "allot_apikeys", "allot_engine", NULL};
+    app->license_cache = api_license_cache_new();
+    app->listener = db_listener_start(cfg->database_url, channels, on_notify, app);
+    if (!app_schema_ready(app))
+        log_warn(NULL, "the database is unreachable or its schema is not current (this allotd "
+                 "needs version %d); requests get 503 until `allotd migrate` has run",
+                 db_schema_expected());
+    bool admin_done = false;
+    struct job *admin = NULL;
+    if (cfg->admin_key != NULL) {
+        admin = job_start(app, "admin-key", 2000, ensure_admin_key, &admin_done);
+        job_wake(admin);
+    }
+    struct job *reaper = reaper_start(app);
+    app->sync = sync_start(app);
+    char err[512];
+    bool serving = http_server_start(server, err, sizeof err);
+    if (serving) {
+        log_info(NULL, "allotd listening on %s:%u (%s)", cfg->listen_host, cfg->listen_port,
+                 tls != NULL ? "HTTPS only" : "plain HTTP");
+        if (console_missing[0] != '\0')
+            log_warn(NULL, "the console is not served (set ALLOT_CONSOLE_DIR to the built "
+                     "console): %s", console_missing);
+        notify("READY=1");
+        int sig = 0;
+        while (sigwait(set, &sig) == 0 && sig == SIGHUP)
+            reload(tls);
+        log_info(NULL, "signal %d: draining requests in flight (up to %llds)", sig,
+                 (long long)cfg->shutdown_timeout);
+        notify("STOPPING=1");
+        signal(SIGTERM, exit_now);
+        signal(SIGINT, exit_now);
+        pthread_sigmask(SIG_UNBLOCK, set, NULL);
+    } else {
+        fprintf(stderr, "allotd: %s\n", err);
+    }
+    http_server_stop(server, cfg->shutdown_timeout);
+    job_stop(reaper);
+    job_stop(admin);
+    sync_stop(app->sync);
+    app->sync = NULL;
+    db_listener_stop(app->listener);
+    app->listener = NULL;
+    api_license_cache_free(app->license_cache);
+    app->license_cache = NULL;
+    if (serving)
+        log_info(NULL, "allotd stopped");
+    return serving ? 0 : 1;
+}
+
 static int cmd_serve(void)
 {
     struct config cfg;
     if (!load_config(&cfg, true))
         return 2;
-    /* Signals are taken by sigwait below; every thread inherits the mask. */
+    /* Signals are taken by sigwait; every thread inherits the mask. */
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -180,69 +305,28 @@ static int cmd_serve(void)
         fprintf(stderr, "allotd: out of memory\n");
         return 1;
     }
-    char err[256];
-    if (!app_load_authority_key(&app, err, sizeof err)) {
-        fprintf(stderr, "allotd: %s\n", err);
-        app_free(&app);
-        config_free(&cfg);
-        return 2;
+    /* In this order: the files of the configuration (exit 2), the listening
+     * socket (exit 1), and only then anything that reaches the database or
+     * the license backend: a port in use stops allotd before it syncs or
+     * stores a key. */
+    struct http_tls *tls = NULL;
+    int rc = 2;
+    if (load_files(&app, &tls)) {
+        char err[512];
+        struct http_server *server = http_server_bind(&app, tls, err, sizeof err);
+        if (server == NULL) {
+            fprintf(stderr, "allotd: %s\n", err);
+            rc = 1;
+        } else {
+            rc = serve(&app, tls, server, &set);
+        }
     }
-    if (!load_console(&app)) {
-        app_free(&app);
-        config_free(&cfg);
-        return 2;
-    }
-    static const char *const channels[] = {"allot_license", "allot_apikeys", "allot_engine", NULL};
-    app.license_cache = api_license_cache_new();
-    app.listener = db_listener_start(cfg.database_url, channels, on_notify, &app);
-    if (!app_schema_ready(&app))
-        log_warn(NULL, "the database is unreachable or its schema is not current (this allotd "
-                 "needs version %d); requests get 503 until `allotd migrate` has run",
-                 db_schema_expected());
-    /* The background threads start before the HTTP server, so that no handler
-     * can see them half set up. */
-    bool admin_done = false;
-    struct job *admin = NULL;
-    if (cfg.admin_key != NULL) {
-        admin = job_start(&app, "admin-key", 2000, ensure_admin_key, &admin_done);
-        job_wake(admin);
-    }
-    struct job *reaper = reaper_start(&app);
-    app.sync = sync_start(&app);
-    struct http_server *server = http_server_start(&app, err, sizeof err);
-    if (server == NULL) {
-        fprintf(stderr, "allotd: %s\n", err);
-        job_stop(reaper);
-        job_stop(admin);
-        sync_stop(app.sync);
-        db_listener_stop(app.listener);
-        api_license_cache_free(app.license_cache);
-        api_console_free(app.console);
-        app_free(&app);
-        config_free(&cfg);
-        return 1;
-    }
-    log_info(NULL, "allotd listening on %s:%u", cfg.listen_host, cfg.listen_port);
-
-    int sig = 0;
-    sigwait(&set, &sig);
-    log_info(NULL, "signal %d: draining requests in flight (up to %llds)", sig,
-             (long long)cfg.shutdown_timeout);
-    signal(SIGTERM, exit_now);
-    signal(SIGINT, exit_now);
-    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-    http_server_stop(server, cfg.shutdown_timeout);
-    job_stop(reaper);
-    job_stop(admin);
-    sync_stop(app.sync);
-    db_listener_stop(app.listener);
-    api_license_cache_free(app.license_cache);
-    log_info(NULL, "allotd stopped");
+    http_tls_free(tls);
     api_console_free(app.console);
     app_free(&app);
     config_free(&cfg);
     curl_global_cleanup();
-    return 0;
+    return rc;
 }
 
 int main(int argc, char **argv)

@@ -15,6 +15,9 @@ struct config {
     char *admin_key;             /* secret */
     char *authority_url;
     char *authority_public_key;  /* path of a PEM file */
+    char *authority_ca;          /* path of a PEM bundle, or NULL: the system's CAs */
+    char *tls_cert;              /* paths of the listener's PEM certificate and key: */
+    char *tls_key;               /* both set (HTTPS only) or both NULL (plain HTTP) */
     int64_t sync_interval;       /* seconds */
     int64_t sync_timeout;        /* seconds, per outgoing request */
     int64_t session_idle_timeout;/* seconds */

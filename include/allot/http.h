@@ -98,9 +98,17 @@ void http_add_header(struct http_request *r, const char *name, const char *value
 #ifndef ALLOT_HTTP_SERVER_DECLS
 #define ALLOT_HTTP_SERVER_DECLS
 struct http_server;
-/* Starts libmicrohttpd (internal thread pool, epoll) on the configured address. */
-struct http_server *http_server_start(struct app *a, char *err, size_t errlen);
-/* Stops accepting, waits up to timeout_s for requests in flight, stops. */
+struct http_tls;
+/* Binds the listening socket of ALLOT_LISTEN; nothing is served yet, so the
+ * caller can start what handlers need first.  tls (NULL: plain HTTP) stays
+ * the caller's, to reload and to free after http_server_stop.  NULL with one
+ * line naming ALLOT_LISTEN in err. */
+struct http_server *http_server_bind(struct app *a, struct http_tls *tls, char *err,
+                                     size_t errlen);
+/* Starts libmicrohttpd (internal thread pool, epoll) on the bound socket. */
+bool http_server_start(struct http_server *s, char *err, size_t errlen);
+/* Stops accepting, waits up to timeout_s for requests in flight, stops (also
+ * a server bound and never started). */
 void http_server_stop(struct http_server *s, int64_t timeout_s);
 /* A fresh correlation id (32 hex digits). */
 void http_new_corr_id(char out[33]);

@@ -23,14 +23,20 @@
 # The packages to build allotd and to run it against a private PostgreSQL.
 ALLOT_BUILD_PACKAGES=(
 	build-essential meson ninja-build pkg-config
-	libmicrohttpd-dev libjansson-dev libpq-dev libssl-dev libcurl4-openssl-dev
-	postgresql postgresql-contrib curl
+	libmicrohttpd-dev libgnutls28-dev libjansson-dev libpq-dev libssl-dev libcurl4-openssl-dev
+	libsystemd-dev postgresql postgresql-contrib curl openssl
 )
-# scripts/test also validates docker/compose.yaml and drives Debian's Chromium
-# (the browser suite); bench/ needs wrk.  (Both are used by the scripts that
-# source this file.)
+# scripts/test also validates docker/compose.yaml (docker-compose), drives
+# Debian's Chromium (the browser suite), builds and
+# runs the image (the container suite: podman and its network, runc, the
+# offline base made by debootstrap), verifies the systemd unit and lints the
+# man pages (the install suite); bench/ needs wrk.  (Both are used by the
+# scripts that source this file.)
 # shellcheck disable=SC2034
-ALLOT_TEST_PACKAGES=(docker-compose chromium)
+ALLOT_TEST_PACKAGES=(
+	docker-compose chromium podman podman-compose runc netavark aardvark-dns iptables debootstrap
+	systemd groff-base man-db
+)
 # shellcheck disable=SC2034
 ALLOT_BENCH_PACKAGES=(wrk postgresql-contrib)
 

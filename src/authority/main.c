@@ -2,9 +2,11 @@
  *
  *   allot-authority keygen --out DIR [--force]                    (keys.c)
  *   allot-authority issue --key FILE [--state-dir DIR] [options]  (keys.c)
- *   allot-authority serve --key FILE --listen HOST:PORT --state-dir DIR (serve.c)
+ *   allot-authority serve --key FILE --listen HOST:PORT --state-dir DIR
+ *                         [--tls-cert FILE --tls-key FILE]            (serve.c)
  *   allot-authority revoke --state-dir DIR [--undo] NUMBER
  *   allot-authority export --key FILE --state-dir DIR NUMBER
+ *   allot-authority --version
  *
  * Exit status: 0 success, 1 failure (I/O, key, signing, state), 2 usage error.
  * Errors are one line on stderr, prefixed with the program and command name.
@@ -232,14 +234,18 @@ static const struct command commands[] = {
      "  --iat UNIX                 signing time to record (default: now; for tests)\n"
      "  --state-dir DIR            also record the key as the current definition of its\n"
      "                             license number: the next sync hands it to the site\n"},
-    {"serve", authority_cmd_serve, "serve --key FILE --listen HOST:PORT --state-dir DIR",
+    {"serve", authority_cmd_serve,
+     "serve --key FILE --listen HOST:PORT --state-dir DIR [--tls-cert FILE --tls-key FILE]",
      "Answer the sync requests of sites (POST /v1/licenses/NUMBER/sync) and show what\n"
      "is recorded (GET /v1/licenses/NUMBER). What it learns is kept in DIR across\n"
-     "restarts. Logs one JSON line per request on stderr; SIGTERM or SIGINT stops it.",
+     "restarts. Logs one JSON line per request on stderr; SIGTERM or SIGINT stops it,\n"
+     "SIGHUP reads the TLS certificate and key again.",
      "  --key FILE          the authority's private key (required)\n"
      "  --listen HOST:PORT  address to listen on, e.g. 127.0.0.1:8443 or [::1]:8443;\n"
      "                      port 0 picks a free port (logged) (required)\n"
-     "  --state-dir DIR     state directory (created if missing) (required)\n"},
+     "  --state-dir DIR     state directory (created if missing) (required)\n"
+     "  --tls-cert FILE     PEM certificate chain: serve HTTPS only (with --tls-key)\n"
+     "  --tls-key FILE      PEM private key of --tls-cert\n"},
     {"revoke", cmd_revoke, "revoke --state-dir DIR [--undo] NUMBER",
      "Make the next sync of license NUMBER disable it (takes effect at once, even\n"
      "while 'serve' runs).",
@@ -276,6 +282,10 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *name = argv[1];
+    if (strcmp(name, "--version") == 0) {
+        printf("%s %s\n", AUTHORITY_PROG, ALLOT_VERSION);
+        return 0;
+    }
     if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
         const struct command *cmd = argc > 2 ? find_command(argv[2]) : NULL;
         if (cmd != NULL)

@@ -11,6 +11,7 @@
  */
 #include "authority.h"
 #include "allot/log.h"
+#include "allot/tls.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -415,8 +416,10 @@ static bool parse_listen(const char *arg, struct sockaddr_storage *addr, bool *v
     return true;
 }
 
-/* Serves until SIGTERM or SIGINT; 0, or 1 when the daemon cannot start. */
-static int run(const struct command *cmd, struct server *s, const char *listen_arg)
+/* Serves until SIGTERM or SIGINT (SIGHUP reloads the TLS certificate); 0, or
+ * 1 when the daemon cannot start.  tls NULL: plain HTTP. */
+static int run(const struct command *cmd, struct server *s, const char *listen_arg,
+               struct http_tls *tls)
 {
     struct sockaddr_storage addr;
     bool v6 = false;
@@ -431,15 +434,19 @@ static int run(const struct command *cmd, struct server *s, const char *listen_a
     sigemptyset(&stop);
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
+    struct MHD_OptionItem tls_opts[HTTP_TLS_MHD_OPTIONS];
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+                     MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0) |
+                     http_tls_mhd_options(tls, tls_opts);
     struct MHD_Daemon *d = MHD_start_daemon(
         flags, port, NULL, NULL, on_request, s,
         /* first, so that every message of libmicrohttpd comes to our log */
         MHD_OPTION_EXTERNAL_LOGGER, log_external, (void *)"libmicrohttpd",
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_ARRAY, tls_opts,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)THREADS,
         MHD_OPTION_CONNECTION_LIMIT, 256u,
         MHD_OPTION_CONNECTION_TIMEOUT, 30u,
@@ -453,12 +460,16 @@ static int run(const struct command *cmd, struct server *s, const char *listen_a
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     unsigned bound = info != NULL ? info->port : port;
-    log_with(LOG_INFO, NULL, json_pack("{s:s, s:i, s:s}", "listen", listen_arg, "port",
-                                       (int)bound, "stateDir", s->state_dir),
+    log_with(LOG_INFO, NULL, json_pack("{s:s, s:i, s:s, s:b}", "listen", listen_arg, "port",
+                                       (int)bound, "stateDir", s->state_dir, "tls", tls != NULL),
              "allot-authority serving on port %u", bound);
     int sig = 0;
-    while (sigwait(&stop, &sig) != 0)
-        ;
+    while (sigwait(&stop, &sig) != 0 || sig == SIGHUP) {
+        char why[512];
+        if (sig == SIGHUP && tls != NULL && !http_tls_reload(tls, why, sizeof why))
+            log_error(NULL, "SIGHUP: %s; still serving the certificate loaded before", why);
+        sig = 0;
+    }
     log_info(NULL, "signal %d: stopping", sig);
     MHD_socket lfd = MHD_quiesce_daemon(d);
     if (lfd != MHD_INVALID_SOCKET)
@@ -478,16 +489,21 @@ int authority_cmd_serve(const struct command *cmd, int argc, char **argv)
         {"key", required_argument, NULL, 'k'},
         {"listen", required_argument, NULL, 'l'},
         {"state-dir", required_argument, NULL, 's'},
+        {"tls-cert", required_argument, NULL, 'c'},
+        {"tls-key", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *keyfile = NULL, *listen_arg = NULL, *dir = NULL;
+    const char *tls_cert = NULL, *tls_key = NULL;
     int c;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'k': keyfile = optarg; break;
         case 'l': listen_arg = optarg; break;
         case 's': dir = optarg; break;
+        case 'c': tls_cert = optarg; break;
+        case 't': tls_key = optarg; break;
         case 'h': authority_print_help(cmd, stdout); return 0;
         default: return authority_bad_option(cmd, c, argv);
         }
@@ -500,12 +516,15 @@ int authority_cmd_serve(const struct command *cmd, int argc, char **argv)
         return authority_usage_error(cmd, "--listen HOST:PORT is required");
     if (dir == NULL || dir[0] == '\0')
         return authority_usage_error(cmd, "--state-dir DIR is required");
+    if ((tls_cert == NULL) != (tls_key == NULL))
+        return authority_usage_error(cmd, "--tls-cert and --tls-key go together");
 
     char why[512];
     struct server s = {.state_dir = dir};
     atomic_init(&s.inflight, 0);
     int rc = 1;
     char *pem = NULL;
+    struct http_tls *tls = NULL;
     s.priv = lic_key_load_private_file(keyfile, why, sizeof why);
     if (s.priv == NULL) {
         authority_errorf(cmd, "%s", why);
@@ -521,8 +540,16 @@ int authority_cmd_serve(const struct command *cmd, int argc, char **argv)
         authority_errorf(cmd, "%s", why);
         goto out;
     }
-    rc = run(cmd, &s, listen_arg);
+    if (tls_cert != NULL) {
+        tls = http_tls_load(tls_cert, tls_key, "--tls-cert", "--tls-key", why, sizeof why);
+        if (tls == NULL) {
+            authority_errorf(cmd, "%s", why);
+            goto out;
+        }
+    }
+    rc = run(cmd, &s, listen_arg, tls);
 out:
+    http_tls_free(tls);
     free(pem);
     EVP_PKEY_free(s.priv);
     EVP_PKEY_free(s.pub);

@@ -41,6 +41,13 @@ static const struct var vars[] = {
      "base URL of the license backend (unset: offline)"},
     {"ALLOT_AUTHORITY_PUBLIC_KEY", K_STRING, NULL, 1, 4096, OFF(authority_public_key),
      "path of the authority's public key (PEM); required to apply a license"},
+    {"ALLOT_AUTHORITY_CA", K_STRING, NULL, 1, 4096, OFF(authority_ca),
+     "PEM bundle that the license backend's certificate must chain to (unset: the system's CAs)"},
+    {"ALLOT_TLS_CERT", K_STRING, NULL, 1, 4096, OFF(tls_cert),
+     "PEM certificate (chain) of the listener: with ALLOT_TLS_KEY it speaks only HTTPS; "
+     "SIGHUP reloads both files"},
+    {"ALLOT_TLS_KEY", K_STRING, NULL, 1, 4096, OFF(tls_key),
+     "PEM private key of ALLOT_TLS_CERT (not encrypted)"},
     {"ALLOT_SYNC_INTERVAL", K_DURATION, "10m", 1, 366 * 86400, OFF(sync_interval),
      "assignment sync period (90s, 10m, 1h, 5d)"},
     {"ALLOT_SYNC_TIMEOUT", K_DURATION, "15s", 1, 600, OFF(sync_timeout),
@@ -197,6 +204,12 @@ bool config_load(struct config *c, config_lookup lookup, void *ctx, bool need_da
         snprintf(err, errlen, "ALLOT_AUTHORITY_URL: expected an http:// or https:// URL");
         return false;
     }
+    if ((c->tls_cert == NULL) != (c->tls_key == NULL)) {
+        snprintf(err, errlen, c->tls_cert != NULL
+                 ? "ALLOT_TLS_KEY: required with ALLOT_TLS_CERT (the certificate's private key)"
+                 : "ALLOT_TLS_CERT: required with ALLOT_TLS_KEY (the key's certificate)");
+        return false;
+    }
     return true;
 }
 
@@ -207,6 +220,9 @@ void config_free(struct config *c)
     free(c->admin_key);
     free(c->authority_url);
     free(c->authority_public_key);
+    free(c->authority_ca);
+    free(c->tls_cert);
+    free(c->tls_key);
     free(c->log_level);
     free(c->console_dir);
     memset(c, 0, sizeof *c);

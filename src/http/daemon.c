@@ -1,13 +1,10 @@
 /* The daemon: libmicrohttpd with its internal thread pool (epoll).  The router
  * alone answers 404, 405, HEAD, authentication, the role check, the body
  * limits and the content type; handlers see a parsed JSON body. */
-#include <arpa/inet.h>
-#include <netdb.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,12 +14,15 @@
 #include "allot/auth.h"
 #include "allot/log.h"
 #include "allot/metrics.h"
+#include "allot/tls.h"
 #include "http/internal.h"
 
 struct http_server {
     struct app *app;
     struct MHD_Daemon *mhd;
     atomic_int inflight;
+    int listen_fd;         /* bound, until libmicrohttpd takes it */
+    struct http_tls *tls;  /* NULL: plain HTTP; the caller's */
 };
 
 static int64_t mono_ns(void)
@@ -242,58 +242,61 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     atomic_fetch_sub(&s->inflight, 1);
 }
 
-static bool resolve(const char *host, uint16_t port, struct sockaddr_storage *out, bool *v6)
+struct http_server *http_server_bind(struct app *a, struct http_tls *tls, char *err,
+                                     size_t errlen)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    struct addrinfo *res = NULL;
-    char service[8];
-    snprintf(service, sizeof service, "%u", port);
-    if (getaddrinfo(host, service, &hints, &res) != 0 || res == NULL)
-        return false;
-    memcpy(out, res->ai_addr, res->ai_addrlen);
-    *v6 = res->ai_family == AF_INET6;
-    freeaddrinfo(res);
-    return true;
-}
-
-struct http_server *http_server_start(struct app *a, char *err, size_t errlen)
-{
-    struct sockaddr_storage addr;
-    bool v6 = false;
-    if (!resolve(a->cfg->listen_host, a->cfg->listen_port, &addr, &v6)) {
-        snprintf(err, errlen, "ALLOT_LISTEN: cannot resolve host \"%s\"", a->cfg->listen_host);
+    struct http_server *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    struct http_server *s = calloc(1, sizeof *s);
-    if (s == NULL)
-        return NULL;
     s->app = a;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
-    s->mhd = MHD_start_daemon(
-        flags, a->cfg->listen_port, NULL, NULL, on_request, s,
-        /* first, so that every message of libmicrohttpd comes to our log */
-        MHD_OPTION_EXTERNAL_LOGGER, log_external, (void *)"libmicrohttpd",
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)a->cfg->threads,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)a->cfg->max_connections,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)a->cfg->request_timeout,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-        MHD_OPTION_END);
-    if (s->mhd == NULL) {
-        snprintf(err, errlen, "ALLOT_LISTEN: cannot listen on %s:%u (in use, or not an address of "
-                 "this machine)", a->cfg->listen_host, a->cfg->listen_port);
+    s->tls = tls;
+    s->listen_fd = http_listen_socket(a->cfg->listen_host, a->cfg->listen_port, err, errlen);
+    if (s->listen_fd < 0) {
         free(s);
         return NULL;
     }
     return s;
 }
 
+bool http_server_start(struct http_server *s, char *err, size_t errlen)
+{
+    struct app *a = s->app;
+    struct MHD_OptionItem tls_opts[HTTP_TLS_MHD_OPTIONS];
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG | http_tls_mhd_options(s->tls, tls_opts);
+    int fd = s->listen_fd;
+    s->listen_fd = -1; /* libmicrohttpd's from here, started or not */
+    s->mhd = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, s,
+        /* first, so that every message of libmicrohttpd comes to our log */
+        MHD_OPTION_EXTERNAL_LOGGER, log_external, (void *)"libmicrohttpd",
+        MHD_OPTION_LISTEN_SOCKET, fd,
+        MHD_OPTION_ARRAY, tls_opts,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)a->cfg->threads,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)a->cfg->max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)a->cfg->request_timeout,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_END);
+    if (s->mhd == NULL) {
+        snprintf(err, errlen, "ALLOT_LISTEN: cannot serve on %s:%u (libmicrohttpd did not start; "
+                 "its log line says why)", a->cfg->listen_host, a->cfg->listen_port);
+        return false;
+    }
+    return true;
+}
+
 void http_server_stop(struct http_server *s, int64_t timeout_s)
 {
     if (s == NULL)
         return;
+    if (s->mhd == NULL) { /* bound, never started */
+        if (s->listen_fd >= 0)
+            close(s->listen_fd);
+        free(s);
+        return;
+    }
     MHD_socket fd = MHD_quiesce_daemon(s->mhd);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);

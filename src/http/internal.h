@@ -47,4 +47,8 @@ struct http_request {
 /* Queues the reply built so far (or a 500 if the handler built none). */
 enum MHD_Result http_queue_reply(struct http_request *r);
 
+/* A TCP socket bound to host:port and listening (listen.c); -1 with one line
+ * naming ALLOT_LISTEN in err. */
+int http_listen_socket(const char *host, uint16_t port, char *err, size_t errlen);
+
 #endif

@@ -151,7 +151,7 @@ static bool exchange(struct sync *s, const json_t *claim, char **key, char **def
     bool ok = text != NULL &&
               sync_post(a->cfg->authority_url, req.license_number,
                         json_string_value(json_object_get(claim, "key")), text,
-                        (long)a->cfg->sync_timeout, &answer, why, whylen);
+                        (long)a->cfg->sync_timeout, a->cfg->authority_ca, &answer, why, whylen);
     free(text);
     if (!ok)
         return false;

@@ -167,12 +167,14 @@ static void sleep_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-bool th_server_start(struct th_server *s, const char *url, const char *const *env,
-                     bool wait_ready)
+static bool server_start(struct th_server *s, const char *url, const char *const *env,
+                         bool wait_ready, const char *ca_path)
 {
     memset(s, 0, sizeof *s);
     s->port = th_free_port();
-    snprintf(s->base, sizeof s->base, "http://127.0.0.1:%d", s->port);
+    if (ca_path != NULL)
+        snprintf(s->ca, sizeof s->ca, "%s", ca_path);
+    snprintf(s->base, sizeof s->base, "%s://127.0.0.1:%d", ca_path ? "https" : "http", s->port);
     snprintf(s->log_path, sizeof s->log_path, "/tmp/allotd-test-%d-%d.log", (int)getpid(),
              s->port);
     s->pid = fork();
@@ -219,6 +221,18 @@ bool th_server_start(struct th_server *s, const char *url, const char *const *en
         sleep_ms(50);
     }
     return false;
+}
+
+bool th_server_start(struct th_server *s, const char *url, const char *const *env,
+                     bool wait_ready)
+{
+    return server_start(s, url, env, wait_ready, NULL);
+}
+
+bool th_server_start_tls(struct th_server *s, const char *url, const char *const *env,
+                         bool wait_ready, const char *ca_path)
+{
+    return server_start(s, url, env, wait_ready, ca_path);
 }
 
 void th_setup(struct th_db *db, struct th_server *srv, const char *const *env)
@@ -378,6 +392,10 @@ bool th_req_full(const struct th_server *s, const char *method, const char *path
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, out);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    if (s->ca[0] != '\0') {
+        curl_easy_setopt(c, CURLOPT_CAINFO, s->ca);
+        curl_easy_setopt(c, CURLOPT_CAPATH, NULL);
+    }
     CURLcode rc = curl_easy_perform(c);
     if (rc == CURLE_OK)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);

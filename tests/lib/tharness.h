@@ -35,8 +35,9 @@ long th_sql_longf(const char *url, const char *fmt, ...) __attribute__((format(p
 struct th_server {
     pid_t pid;
     int port;
-    char base[64];      /* http://127.0.0.1:PORT */
+    char base[64];      /* http://127.0.0.1:PORT, or https:// when ca is set */
     char log_path[256]; /* its stderr */
+    char ca[256];       /* "": plain HTTP; else the PEM CA its certificate chains to */
 };
 #define TH_ADMIN_KEY "allot_test_admin_key_0123456789"
 
@@ -47,6 +48,11 @@ int th_migrate(const char *url);
  * until /health answers (and /ready, when wait_ready). */
 bool th_server_start(struct th_server *s, const char *url, const char *const *env,
                      bool wait_ready);
+/* th_server_start for an allotd serving HTTPS (env sets ALLOT_TLS_CERT and
+ * ALLOT_TLS_KEY): requests go to https://127.0.0.1:PORT and its certificate
+ * must chain to ca_path. */
+bool th_server_start_tls(struct th_server *s, const char *url, const char *const *env,
+                         bool wait_ready, const char *ca_path);
 /* A fresh database, migrated, with allotd serving on it (env as for
  * th_server_start); on failure prints "Bail out!", cleans up and exits 1. */
 void th_setup(struct th_db *db, struct th_server *srv, const char *const *env);

@@ -427,6 +427,15 @@ bool tl_backend_init(struct tl_backend *b, const char *name)
     return true;
 }
 
+void tl_backend_use_tls(struct tl_backend *b, const char *cert_path, const char *key_path,
+                        const char *ca_path)
+{
+    snprintf(b->tls_cert, sizeof b->tls_cert, "%s", cert_path);
+    snprintf(b->tls_key, sizeof b->tls_key, "%s", key_path);
+    snprintf(b->http.ca, sizeof b->http.ca, "%s", ca_path);
+    snprintf(b->http.base, sizeof b->http.base, "https://127.0.0.1:%d", b->http.port);
+}
+
 bool tl_backend_start(struct tl_backend *b, const char *key_path)
 {
     char listen[64];
@@ -436,8 +445,13 @@ bool tl_backend_start(struct tl_backend *b, const char *key_path)
     if (b->pid == 0) {
         int fd = open(b->log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
         dup2(fd, 2);
-        execl(authority_bin(), "allot-authority", "serve", "--key", key_path, "--listen", listen,
-              "--state-dir", b->dir, (char *)NULL);
+        if (b->tls_cert[0] != '\0')
+            execl(authority_bin(), "allot-authority", "serve", "--key", key_path, "--listen",
+                  listen, "--state-dir", b->dir, "--tls-cert", b->tls_cert, "--tls-key", b->tls_key,
+                  (char *)NULL);
+        else
+            execl(authority_bin(), "allot-authority", "serve", "--key", key_path, "--listen",
+                  listen, "--state-dir", b->dir, (char *)NULL);
         _exit(127);
     }
     for (int i = 0; i < 200; i++) { /* up to 10 s */

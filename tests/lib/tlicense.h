@@ -50,8 +50,14 @@ struct tl_backend {
     struct th_server http; /* its base URL, for th_req */
     char dir[128];         /* its state directory */
     char log_path[192];    /* its stderr */
+    char tls_cert[192];    /* "": plain HTTP */
+    char tls_key[192];
 };
 bool tl_backend_init(struct tl_backend *b, const char *name);
+/* Makes the next tl_backend_start serve HTTPS with this certificate and key
+ * (--tls-cert, --tls-key); th_req to b->http then trusts ca_path. */
+void tl_backend_use_tls(struct tl_backend *b, const char *cert_path, const char *key_path,
+                        const char *ca_path);
 /* Starts it with the authority key at key_path; waits until it answers. */
 bool tl_backend_start(struct tl_backend *b, const char *key_path);
 /* SIGTERM and wait; its exit status (0 expected), -1 when it had to be killed. */

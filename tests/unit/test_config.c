@@ -250,6 +250,19 @@ static void test_console_dir(void)
     /* --help lists it: test_help_lists_api_md_variables. */
 }
 
+/* What allotd --help prints of the table (malloc'd), or NULL. */
+static char *help_text(void)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (f == NULL)
+        return NULL;
+    config_print_help(f);
+    fclose(f);
+    return text;
+}
+
 /* API.md's configuration table: every variable it names is documented by
  * allotd --help (which prints config_print_help). */
 static void test_help_lists_api_md_variables(void)
@@ -258,24 +271,88 @@ static void test_help_lists_api_md_variables(void)
         "ALLOT_DATABASE_URL", "ALLOT_LISTEN", "ALLOT_ADMIN_KEY", "ALLOT_AUTHORITY_URL",
         "ALLOT_AUTHORITY_PUBLIC_KEY", "ALLOT_SYNC_INTERVAL", "ALLOT_SESSION_IDLE_TIMEOUT",
         "ALLOT_CONSOLE_DIR", /* README's table */
+        "ALLOT_TLS_CERT", "ALLOT_TLS_KEY", "ALLOT_AUTHORITY_CA",
     };
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    T_REQUIRE(f != NULL);
-    config_print_help(f);
-    fclose(f);
+    char *text = help_text();
     T_REQUIRE(text != NULL);
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        if (strstr(text, names[i]) == NULL)
-            printf("#   %s is missing from the help\n", names[i]);
-        T_CHECK(strstr(text, names[i]) != NULL);
+        bool listed = strstr(text, names[i]) != NULL;
+        if (!listed)
+            printf("#   variable %zu (%.40s) is missing from the help\n", i, names[i]);
+        T_CHECK(listed);
     }
     /* Defaults shown as API.md gives them. */
     T_CHECK(strstr(text, "127.0.0.1:8080") != NULL);
     T_CHECK(strstr(text, "10m") != NULL);
     T_CHECK(strstr(text, "30m") != NULL);
     free(text);
+}
+
+/* The listener's certificate and key come as a pair: one alone is refused,
+ * naming the one that is missing. */
+static void test_tls_pair(void)
+{
+    struct config c;
+    char err[512];
+    T_CHECK(!load_one(&c, "ALLOT_TLS_CERT", "/etc/allot/tls.crt", false, err, sizeof err));
+    T_CHECK(strncmp(err, "ALLOT_TLS_KEY:", 14) == 0);
+    config_free(&c);
+    T_CHECK(!load_one(&c, "ALLOT_TLS_KEY", "/etc/allot/tls.key", false, err, sizeof err));
+    T_CHECK(strncmp(err, "ALLOT_TLS_CERT:", 15) == 0);
+    config_free(&c);
+    struct kv both[] = {{"ALLOT_TLS_CERT", "/c.pem"}, {"ALLOT_TLS_KEY", "/k.pem"},
+                        {"ALLOT_AUTHORITY_CA", "/ca.pem"}, {NULL, NULL}};
+    T_REQUIRE(config_load(&c, table_lookup, both, false, err, sizeof err));
+    T_EQ_STR(c.tls_cert, "/c.pem");
+    T_EQ_STR(c.tls_key, "/k.pem");
+    T_EQ_STR(c.authority_ca, "/ca.pem");
+    config_free(&c);
+    T_REQUIRE(load_one(&c, NULL, NULL, false, err, sizeof err));
+    T_CHECK(c.tls_cert == NULL && c.tls_key == NULL && c.authority_ca == NULL);
+    config_free(&c);
+}
+
+/* Every variable of the table is documented where operators look: README.md,
+ * the man page allotd(8) and the example environment file of the unit.  A new variable without its documentation fails
+ * here. */
+static void test_every_variable_documented(void)
+{
+    const char *root = getenv("ALLOT_SOURCE_ROOT");
+    T_REQUIRE(root != NULL);
+    char *help = help_text();
+    T_REQUIRE(help != NULL);
+    static const char *const docs[] = {"README.md", "doc/allotd.8",
+                                       "systemd/allotd.env.example"};
+    for (size_t d = 0; d < sizeof docs / sizeof docs[0]; d++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", root, docs[d]);
+        FILE *in = fopen(path, "r");
+        if (in == NULL)
+            printf("#   cannot read %s\n", path);
+        T_REQUIRE(in != NULL);
+        char *text = NULL;
+        size_t tlen = 0;
+        FILE *out = open_memstream(&text, &tlen);
+        char chunk[4096];
+        for (size_t n; (n = fread(chunk, 1, sizeof chunk, in)) > 0;)
+            fwrite(chunk, 1, n, out);
+        fclose(in);
+        fclose(out);
+        size_t seen = 0;
+        for (const char *p = strstr(help, "  ALLOT_"); p != NULL; p = strstr(p + 1, "\n  ALLOT_")) {
+            p += strspn(p, "\n ");
+            char name[64];
+            size_t n = strcspn(p, " ");
+            snprintf(name, sizeof name, "%.*s", (int)(n < 63 ? n : 63), p);
+            seen++;
+            if (strstr(text, name) == NULL)
+                printf("#   %s is not documented in %s\n", name, docs[d]);
+            T_CHECK(strstr(text, name) != NULL);
+        }
+        T_CHECK(seen >= 20);
+        free(text);
+    }
+    free(help);
 }
 
 int main(void)
@@ -290,5 +367,7 @@ int main(void)
     T_RUN(test_bounds_accepted);
     T_RUN(test_help_lists_api_md_variables);
     T_RUN(test_console_dir);
+    T_RUN(test_tls_pair);
+    T_RUN(test_every_variable_documented);
     return t_done();
 }
