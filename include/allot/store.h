@@ -25,7 +25,9 @@ enum db_status db_user_delete(struct db_pool *p, const char *id, const char *now
 enum db_status db_apikey_create(struct db_pool *p, const char *name, const char *role,
                                 const char *lookup, const char *hash_hex, json_t **out);
 enum db_status db_apikey_list(struct db_pool *p, const struct api_page *page, PGresult **out);
-enum db_status db_apikey_delete(struct db_pool *p, const char *id);
+enum db_status db_apikey_get(struct db_pool *p, const char *id, json_t **out);
+/* DB_CONFLICT with *last_admin set: id is the last admin key (nothing deleted). */
+enum db_status db_apikey_delete(struct db_pool *p, const char *id, bool *last_admin);
 /* Finds a key by lookup and marks it used; out: id, role, hash (hex). */
 enum db_status db_apikey_find(struct db_pool *p, const char *lookup, char id[40], char role[16],
                               char hash_hex[65]);

@@ -36,6 +36,8 @@ void api_apikeys_create(struct http_request *r)
     }
     json_object_set_new(key, "key", json_string(secret));
     memset(secret, 0, sizeof secret);
+    /* The only reply that carries the secret: no cache may keep it. */
+    http_add_header(r, "Cache-Control", "no-store");
     http_reply_created_steal(r, key);
 }
 
@@ -54,12 +56,33 @@ void api_apikeys_list(struct http_request *r)
     PQclear(res);
 }
 
+void api_apikeys_get(struct http_request *r)
+{
+    const char *id = api_id_param(r, 0);
+    if (id == NULL)
+        return;
+    json_t *key;
+    enum db_status s = db_apikey_get(http_app(r)->pool, id, &key);
+    if (s != DB_OK) {
+        api_reply_db(r, s);
+        return;
+    }
+    http_reply_json_steal(r, 200, key);
+}
+
 void api_apikeys_delete(struct http_request *r)
 {
     const char *id = api_id_param(r, 0);
     if (id == NULL)
         return;
-    enum db_status s = db_apikey_delete(http_app(r)->pool, id);
+    bool last_admin;
+    enum db_status s = db_apikey_delete(http_app(r)->pool, id, &last_admin);
+    if (last_admin) {
+        http_reply_error(r, HTTP_ERR_CONFLICT, NULL,
+                         "This is the last admin key: deleting it would leave the API without an "
+                         "administrator; create another admin key first");
+        return;
+    }
     if (s != DB_OK) {
         api_reply_db(r, s);
         return;

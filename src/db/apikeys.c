@@ -1,5 +1,6 @@
 /* API keys: only digests are stored. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "allot/store.h"
@@ -14,6 +15,17 @@ static const struct db_stmt q_list = {
     "SELECT allot_apikey_json(k)::text, allot_us(k.created_at), k.id FROM api_keys k"
     " WHERE ($1::bigint IS NULL OR (k.created_at, k.id) > (allot_from_us($1), $2::uuid))"
     " ORDER BY k.created_at, k.id LIMIT $3"};
+
+static const struct db_stmt q_get = {
+    "apikey_get", "SELECT allot_apikey_json(k)::text FROM api_keys k WHERE id = $1"};
+
+/* Locks every admin key (in id order, so two deletes never deadlock) and says
+ * how many there are and whether $1 is one of them.  A concurrent delete that
+ * committed first has removed its row, which the lock then skips. */
+static const struct db_stmt q_lock_admins = {
+    "apikey_lock_admins",
+    "SELECT count(*), coalesce(bool_or(a.id = $1::uuid), false) FROM"
+    " (SELECT id FROM api_keys WHERE role = 'admin' ORDER BY id FOR UPDATE) a"};
 
 static const struct db_stmt q_delete = {"apikey_delete", "DELETE FROM api_keys WHERE id = $1"};
 
@@ -47,14 +59,50 @@ enum db_status db_apikey_list(struct db_pool *p, const struct api_page *page, PG
     return db_query(p, &q_list, 3, params, out);
 }
 
-enum db_status db_apikey_delete(struct db_pool *p, const char *id)
+enum db_status db_apikey_get(struct db_pool *p, const char *id, json_t **out)
 {
-    PGresult *r;
     const char *params[] = {id};
-    enum db_status s = db_query(p, &q_delete, 1, params, &r);
-    if (s == DB_OK && PQcmdTuples(r)[0] == '0')
+    return db_one_json(p, &q_get, 1, params, out);
+}
+
+struct delete_args {
+    const char *id;
+    bool last_admin;
+};
+
+/* One transaction: lock the admin keys, refuse to delete the last of them,
+ * delete.  Two deletes of the last two admin keys queue on the lock, and the
+ * second one then counts one admin key left. */
+static enum db_status delete_tx(struct db_conn *c, void *arg)
+{
+    struct delete_args *d = arg;
+    const char *params[] = {d->id};
+    PGresult *r;
+    d->last_admin = false;
+    enum db_status s = db_exec(c, &q_lock_admins, 1, params, &r);
+    if (s != DB_OK)
+        return s;
+    bool is_admin = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+    long admins = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    if (is_admin && admins <= 1) {
+        d->last_admin = true;
+        return DB_CONFLICT;
+    }
+    s = db_exec(c, &q_delete, 1, params, &r);
+    if (s != DB_OK)
+        return s;
+    if (PQcmdTuples(r)[0] == '0')
         s = DB_NOT_FOUND;
     PQclear(r);
+    return s;
+}
+
+enum db_status db_apikey_delete(struct db_pool *p, const char *id, bool *last_admin)
+{
+    struct delete_args d = {id, false};
+    enum db_status s = db_tx(p, DB_READ_COMMITTED, delete_tx, &d);
+    *last_admin = s == DB_CONFLICT && d.last_admin;
     return s;
 }
 

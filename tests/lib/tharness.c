@@ -315,6 +315,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ctx)
     header_value(p, len, "Allow", r->allow, sizeof r->allow);
     header_value(p, len, "Retry-After", r->retry_after, sizeof r->retry_after);
     header_value(p, len, "Content-Type", r->content_type, sizeof r->content_type);
+    header_value(p, len, "Cache-Control", r->cache_control, sizeof r->cache_control);
     return len;
 }
 

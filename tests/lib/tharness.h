@@ -67,6 +67,7 @@ struct th_resp {
     char allow[128];
     char retry_after[32];
     char content_type[128];
+    char cache_control[64];
 };
 /* key NULL = no Authorization; body NULL = none (Content-Type JSON when given). */
 bool th_req(const struct th_server *s, const char *method, const char *path, const char *key,
