@@ -226,7 +226,8 @@ static const struct command commands[] = {
      "                             license number: the next sync hands it to the site\n"},
     {"serve", authority_cmd_serve, "serve --key FILE --listen HOST:PORT --state-dir DIR",
      "Answer the sync requests of sites (POST /v1/licenses/NUMBER/sync) and show what\n"
-     "is recorded (GET /v1/licenses/NUMBER). What it learns is kept in DIR across\n"
+     "is recorded (GET /v1/licenses/NUMBER, with that license's key as the Bearer, as a\n"
+     "sync). What it learns is kept in DIR across\n"
      "restarts. Logs one JSON line per request on stderr; SIGTERM or SIGINT stops it.",
      "  --key FILE          the authority's private key (required)\n"
      "  --listen HOST:PORT  address to listen on, e.g. 127.0.0.1:8443 or [::1]:8443;\n"

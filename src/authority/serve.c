@@ -1,10 +1,13 @@
 /* allot-authority serve: answers the syncs of sites over HTTP (libmicrohttpd).
  *
  *   POST /v1/licenses/NUMBER/sync  the sync protocol (include/allot/sync_protocol.h)
- *   GET  /v1/licenses/NUMBER       what is recorded of NUMBER (no license key)
+ *   GET  /v1/licenses/NUMBER       what is recorded of NUMBER, for a bearer of its
+ *                                  license key (never the key itself)
  *
  * Anything else is 404; another method on these paths 405 with Allow.  Errors are
- * {"error": "..."}.  One request context is made on the first callback and freed
+ * {"error": "..."}.  GET answers every refusal alike (no key, a wrong key, a key
+ * of another license, a number nothing is recorded for: the same 401), so that
+ * nobody learns from it which license numbers exist; the log says which.  One request context is made on the first callback and freed
  * in the completion callback, which logs the request as one JSON line (method,
  * path, status, ms; never the bearer key).  The state is read and written on
  * every sync (state.c), so a `revoke` run meanwhile counts at the next sync.
@@ -145,40 +148,72 @@ static bool is_json(const char *ct)
 
 /* The bearer key: verified by the authority's key, for the license of the path.
  * An expired (or not yet valid) key is still answered: the site learns the
- * current definition and whether the license is revoked. */
-static enum MHD_Result check_bearer(struct server *s, struct MHD_Connection *conn,
-                                    struct request *r)
+ * current definition and whether the license is revoked.  False with the
+ * reason in why; on success r->bearer holds a copy of the key. */
+static bool bearer_valid(struct server *s, struct MHD_Connection *conn, struct request *r,
+                         char *why, size_t whylen)
 {
     const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
-    if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0)
-        return reply_error(conn, r, 401, NULL, "missing Authorization: Bearer <license key>");
+    if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0) {
+        snprintf(why, whylen, "missing Authorization: Bearer <license key>");
+        return false;
+    }
     const char *token = auth + 7;
     while (*token == ' ')
         token++;
     struct lic_license lic;
-    char why[300];
-    enum lic_result lr = lic_verify_key(token, s->pub, now_s(), &lic, NULL, why, sizeof why);
-    if (lr != LIC_OK && lr != LIC_EXPIRED && lr != LIC_NOT_YET_VALID)
-        return reply_error(conn, r, 401, NULL, "the license key is not valid: %s", why);
-    if (strcmp(lic.license_number, r->number) != 0)
-        return reply_error(conn, r, 401, NULL, "the license key is for another license");
+    char reason[300];
+    enum lic_result lr = lic_verify_key(token, s->pub, now_s(), &lic, NULL, reason, sizeof reason);
+    if (lr != LIC_OK && lr != LIC_EXPIRED && lr != LIC_NOT_YET_VALID) {
+        snprintf(why, whylen, "the license key is not valid: %s", reason);
+        return false;
+    }
+    if (strcmp(lic.license_number, r->number) != 0) {
+        snprintf(why, whylen, "the license key is for another license");
+        return false;
+    }
     r->bearer = strdup(token);
-    if (r->bearer == NULL)
-        return reply_error(conn, r, 500, NULL, "out of memory");
+    if (r->bearer == NULL) {
+        snprintf(why, whylen, "out of memory");
+        return false;
+    }
     r->bearer_iat = lic.iat;
+    return true;
+}
+
+static enum MHD_Result check_bearer(struct server *s, struct MHD_Connection *conn,
+                                    struct request *r)
+{
+    char why[400];
+    if (!bearer_valid(s, conn, r, why, sizeof why))
+        return reply_error(conn, r, 401, NULL, "%s", why);
     return MHD_YES;
+}
+
+/* The one answer of GET to whoever may not see the state; why goes to the log. */
+static enum MHD_Result refuse_state(struct MHD_Connection *conn, struct request *r,
+                                    const char *why)
+{
+    char *text = strdup("{\"error\":\"a license key of this license is required\"}");
+    if (text == NULL)
+        return MHD_NO;
+    char logmsg[450];
+    snprintf(logmsg, sizeof logmsg, "refused: %.400s", why);
+    return reply(conn, r, 401, "application/json", text, NULL, logmsg);
 }
 
 static enum MHD_Result get_state(struct server *s, struct MHD_Connection *conn,
                                  struct request *r)
 {
-    struct astate st;
     char why[512];
+    if (!bearer_valid(s, conn, r, why, sizeof why))
+        return refuse_state(conn, r, why);
+    struct astate st;
     int found = astate_read(s->state_dir, r->number, &st, why, sizeof why);
     json_t *o = found > 0 ? astate_public_json(&st) : NULL;
     astate_free(&st);
     if (found == 0)
-        return reply_error(conn, r, 404, NULL, "nothing is recorded for license %s", r->number);
+        return refuse_state(conn, r, "nothing is recorded for this license");
     char *text = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);
     if (text == NULL) {

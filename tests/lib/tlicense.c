@@ -452,6 +452,18 @@ bool tl_backend_start(struct tl_backend *b, const char *key_path)
     return false;
 }
 
+bool tl_backend_state(const struct tl_backend *b, const char *number, const char *site_db_url,
+                      struct th_resp *out)
+{
+    char *key = th_sql(site_db_url, "SELECT license_key FROM license");
+    char path[96], auth[8192];
+    snprintf(path, sizeof path, "/v1/licenses/%s", number);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", key != NULL ? key : "");
+    free(key);
+    const char *headers[] = {auth, NULL};
+    return th_req_full(&b->http, "GET", path, headers, NULL, 0, out);
+}
+
 int tl_backend_stop(struct tl_backend *b)
 {
     if (b->pid <= 0)
