@@ -232,7 +232,13 @@ static const struct command commands[] = {
      "  --key FILE          the authority's private key (required)\n"
      "  --listen HOST:PORT  address to listen on, e.g. 127.0.0.1:8443 or [::1]:8443;\n"
      "                      port 0 picks a free port (logged) (required)\n"
-     "  --state-dir DIR     state directory (created if missing) (required)\n"},
+     "  --state-dir DIR     state directory (created if missing) (required)\n"
+     "  --max-connections N  connections open at once (default 1024); when nearly all\n"
+     "                      are taken, a new one closes the connection that has waited\n"
+     "                      longest for its request head\n"
+     "  --max-connections-per-address N  from one address (default 32; 0: no cap)\n"
+     "  --header-timeout DUR  to send a whole request head (default 10s)\n"
+     "  --body-timeout DUR  to send a whole body after the head (default 30s)\n"},
     {"revoke", cmd_revoke, "revoke --state-dir DIR [--undo] NUMBER",
      "Make the next sync of license NUMBER disable it (takes effect at once, even\n"
      "while 'serve' runs).",

@@ -13,7 +13,9 @@
  * every sync (state.c), so a `revoke` run meanwhile counts at the next sync.
  */
 #include "authority.h"
+#include "allot/http_guard.h"
 #include "allot/log.h"
+#include "allot/rules.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -34,11 +36,20 @@
 #define THREADS 4
 #define PATH_LOG_MAX 200
 #define DRAIN_SECONDS 5
+/* What sites may hold of the server (include/allot/http_guard.h); the flags
+ * of `serve` change the first four. */
+#define DEFAULT_MAX_CONNECTIONS 1024
+#define DEFAULT_PER_ADDRESS 32
+#define DEFAULT_HEADER_TIMEOUT "10s"
+#define DEFAULT_BODY_TIMEOUT "30s"
+#define BODY_BUDGET ((size_t)64 << 20)        /* 1024 bodies of SYNC_BODY_MAX */
+#define CONNECTION_MEMORY ((size_t)128 * 1024) /* the head of a sync: a license key */
 
 struct server {
     EVP_PKEY *priv;            /* signs replies */
     EVP_PKEY *pub;             /* verifies bearer keys */
     const char *state_dir;
+    struct http_guard *guard;
     atomic_int inflight;
 };
 
@@ -53,7 +64,7 @@ struct request {
     char *bearer;                  /* the presented license key (cleansed when freed) */
     int64_t bearer_iat;
     char *body;
-    size_t len, cap;
+    size_t len, cap;               /* cap is taken from the guard's body budget */
     bool too_large;
     bool answered;
     unsigned status;
@@ -244,29 +255,46 @@ static enum MHD_Result begin(struct server *s, struct MHD_Connection *conn, stru
     if (cl != NULL && authority_parse_i64(cl, 0, INT64_MAX, &declared) &&
         declared > SYNC_BODY_MAX)
         return reply_error(conn, r, 413, NULL, "the body is over %d bytes", SYNC_BODY_MAX);
+    http_guard_phase(conn, HTTP_GUARD_BODY);
     return MHD_YES;
 }
 
-static void append(struct request *r, const char *data, size_t n)
+/* Keeps a piece of the body; false (the connection is then closed: no reply
+ * can be sent in the middle of a body) when the body passes SYNC_BODY_MAX or
+ * the bodies in flight hold the whole budget. */
+static bool append(struct server *s, struct request *r, const char *data, size_t n)
 {
-    if (r->too_large || n > SYNC_BODY_MAX - r->len) {
+    if (n > SYNC_BODY_MAX - r->len) {
         r->too_large = true;
-        return;
+        r->status = 413;
+        snprintf(r->message, sizeof r->message, "connection closed: the body is over %d bytes",
+                 SYNC_BODY_MAX);
+        return false;
     }
     if (r->len + n > r->cap) {
         size_t cap = r->cap != 0 ? r->cap : 1024;
         while (cap < r->len + n)
             cap *= 2;
-        char *b = realloc(r->body, cap);
+        if (cap > SYNC_BODY_MAX)
+            cap = SYNC_BODY_MAX;
+        char *b = NULL;
+        if (http_guard_body_take(s->guard, cap - r->cap)) {
+            b = realloc(r->body, cap);
+            if (b == NULL)
+                http_guard_body_give(s->guard, cap - r->cap);
+        }
         if (b == NULL) {
-            r->too_large = true;
-            return;
+            r->status = 503;
+            snprintf(r->message, sizeof r->message,
+                     "connection closed: the bodies in flight hold all the memory for bodies");
+            return false;
         }
         r->body = b;
         r->cap = cap;
     }
     memcpy(r->body + r->len, data, n);
     r->len += n;
+    return true;
 }
 
 /* ---- the sync ----------------------------------------------------------------- */
@@ -366,6 +394,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             r->path[i] = url[i] > 0x20 && url[i] < 0x7f ? url[i] : '?';
         r->path[i] = '\0';
         r->route = match(url, r->number);
+        http_guard_phase(conn, HTTP_GUARD_BUSY);
         return begin(s, conn, r);
     }
     if (r->answered) {
@@ -373,17 +402,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
-        append(r, upload_data, *upload_data_size);
+        size_t n = *upload_data_size;
         *upload_data_size = 0;
-        return MHD_YES;
+        return append(s, r, upload_data, n) ? MHD_YES : MHD_NO;
     }
+    http_guard_phase(conn, HTTP_GUARD_BUSY);
     return finish_sync(s, conn, r);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)conn;
     struct server *s = cls;
     struct request *r = *con_cls;
     if (r == NULL)
@@ -407,10 +436,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         OPENSSL_cleanse(r->bearer, strlen(r->bearer));
         free(r->bearer);
     }
+    http_guard_body_give(s->guard, r->cap);
     free(r->body);
     free(r);
     *con_cls = NULL;
     atomic_fetch_sub(&s->inflight, 1);
+    http_guard_phase(conn, HTTP_GUARD_HEAD); /* a kept-alive connection waits again */
 }
 
 /* ---- the command ---------------------------------------------------------------- */
@@ -473,12 +504,11 @@ static int run(const struct command *cmd, struct server *s, const char *listen_a
     struct MHD_Daemon *d = MHD_start_daemon(
         flags, port, NULL, NULL, on_request, s,
         /* first, so that every message of libmicrohttpd comes to our log */
-        MHD_OPTION_EXTERNAL_LOGGER, log_external, (void *)"libmicrohttpd",
+        MHD_OPTION_EXTERNAL_LOGGER, http_guard_mhd_log, (void *)s->guard,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)THREADS,
-        MHD_OPTION_CONNECTION_LIMIT, 256u,
         MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
+        MHD_OPTION_ARRAY, http_guard_mhd_options(s->guard),
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_END);
     if (d == NULL) {
@@ -507,22 +537,53 @@ static int run(const struct command *cmd, struct server *s, const char *listen_a
     return 0;
 }
 
+/* A duration flag (90s, 10m, 1h) in milliseconds; false on a bad one. */
+static bool duration_ms(const char *text, int64_t *ms)
+{
+    int64_t seconds;
+    if (!core_duration_parse(text, &seconds) || seconds < 1 || seconds > 3600)
+        return false;
+    *ms = seconds * 1000;
+    return true;
+}
+
 int authority_cmd_serve(const struct command *cmd, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"key", required_argument, NULL, 'k'},
         {"listen", required_argument, NULL, 'l'},
         {"state-dir", required_argument, NULL, 's'},
+        {"max-connections", required_argument, NULL, 'm'},
+        {"max-connections-per-address", required_argument, NULL, 'a'},
+        {"header-timeout", required_argument, NULL, 'H'},
+        {"body-timeout", required_argument, NULL, 'B'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *keyfile = NULL, *listen_arg = NULL, *dir = NULL;
+    const char *header_timeout = DEFAULT_HEADER_TIMEOUT, *body_timeout = DEFAULT_BODY_TIMEOUT;
+    int64_t max_connections = DEFAULT_MAX_CONNECTIONS, per_address = DEFAULT_PER_ADDRESS;
+    struct http_guard_options guard = {.body_budget = BODY_BUDGET,
+                                       .connection_memory = CONNECTION_MEMORY,
+                                       .name = "allot-authority"};
     int c;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'k': keyfile = optarg; break;
         case 'l': listen_arg = optarg; break;
         case 's': dir = optarg; break;
+        case 'm':
+            if (!authority_parse_i64(optarg, 1, 65536, &max_connections))
+                return authority_usage_error(cmd, "--max-connections: expected 1 to 65536, "
+                                             "got '%s'", optarg);
+            break;
+        case 'a':
+            if (!authority_parse_i64(optarg, 0, 65536, &per_address))
+                return authority_usage_error(cmd, "--max-connections-per-address: expected 0 "
+                                             "(no cap) to 65536, got '%s'", optarg);
+            break;
+        case 'H': header_timeout = optarg; break;
+        case 'B': body_timeout = optarg; break;
         case 'h': authority_print_help(cmd, stdout); return 0;
         default: return authority_bad_option(cmd, c, argv);
         }
@@ -535,6 +596,14 @@ int authority_cmd_serve(const struct command *cmd, int argc, char **argv)
         return authority_usage_error(cmd, "--listen HOST:PORT is required");
     if (dir == NULL || dir[0] == '\0')
         return authority_usage_error(cmd, "--state-dir DIR is required");
+    if (!duration_ms(header_timeout, &guard.head_timeout_ms))
+        return authority_usage_error(cmd, "--header-timeout: expected a duration from 1s to 1h "
+                                     "(10s, 2m), got '%s'", header_timeout);
+    if (!duration_ms(body_timeout, &guard.body_timeout_ms))
+        return authority_usage_error(cmd, "--body-timeout: expected a duration from 1s to 1h "
+                                     "(30s, 2m), got '%s'", body_timeout);
+    guard.max_connections = (unsigned)max_connections;
+    guard.per_address = (unsigned)per_address;
 
     char why[512];
     struct server s = {.state_dir = dir};
@@ -556,8 +625,14 @@ int authority_cmd_serve(const struct command *cmd, int argc, char **argv)
         authority_errorf(cmd, "%s", why);
         goto out;
     }
+    s.guard = http_guard_new(&guard);
+    if (s.guard == NULL) {
+        authority_errorf(cmd, "cannot start the connection guard");
+        goto out;
+    }
     rc = run(cmd, &s, listen_arg);
 out:
+    http_guard_free(s.guard);
     free(pem);
     EVP_PKEY_free(s.priv);
     EVP_PKEY_free(s.pub);

@@ -1,6 +1,7 @@
 #include "allot/buf.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +30,27 @@ static bool reserve(struct buf *b, size_t extra)
         return true;
     size_t cap = b->cap ? b->cap : 256;
     while (cap < need)
-        cap *= 2; /* doubling: need <= limit + 1, so this stays bounded */
+        cap *= 2; /* doubling, but never past what the limit can need */
+    if (b->limit < SIZE_MAX && cap > b->limit + 1)
+        cap = b->limit + 1;
+    char *grown = realloc(b->data, cap);
+    if (grown == NULL) {
+        b->overflow = true;
+        return false;
+    }
+    b->data = grown;
+    b->cap = cap;
+    return true;
+}
+
+bool buf_grow_to(struct buf *b, size_t cap)
+{
+    if (cap <= b->cap)
+        return true;
+    if (b->limit < SIZE_MAX && cap > b->limit + 1) {
+        b->overflow = true;
+        return false;
+    }
     char *grown = realloc(b->data, cap);
     if (grown == NULL) {
         b->overflow = true;

@@ -327,8 +327,13 @@ bool th_req_full(const struct th_server *s, const char *method, const char *path
     CURL *c = curl_easy_init();
     if (c == NULL)
         return false;
-    char url[1024];
-    snprintf(url, sizeof url, "%s%s", s->base, path);
+    size_t url_len = strlen(s->base) + strlen(path) + 1;
+    char *url = malloc(url_len);
+    if (url == NULL) {
+        curl_easy_cleanup(c);
+        return false;
+    }
+    snprintf(url, url_len, "%s%s", s->base, path);
     struct curl_slist *hl = NULL;
     for (size_t i = 0; headers != NULL && headers[i] != NULL; i++)
         hl = curl_slist_append(hl, headers[i]);
@@ -353,6 +358,7 @@ bool th_req_full(const struct th_server *s, const char *method, const char *path
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
     curl_slist_free_all(hl);
     curl_easy_cleanup(c);
+    free(url);
     out->body = sink.data;
     out->body_len = sink.len;
     if (sink.data != NULL && sink.len > 0) {
