@@ -164,6 +164,14 @@ static bool begin(struct http_request *r)
     return true;
 }
 
+/* Frees the raw body and gives its memory back to the body budget. */
+static void body_release(struct http_request *r)
+{
+    buf_free(&r->body);
+    http_guard_body_give(r->server->guard, r->body_reserved);
+    r->body_reserved = 0;
+}
+
 /* The whole body is in: parse it once and run the handler. */
 static void finish(struct http_request *r)
 {
@@ -178,6 +186,7 @@ static void finish(struct http_request *r)
         }
         json_error_t jerr;
         r->json = json_loadb(r->body.data, r->body.len, JSON_REJECT_DUPLICATES, &jerr);
+        body_release(r); /* parsed: the raw body's memory goes back to the budget */
         if (r->json == NULL) {
             http_reply_error(r, HTTP_ERR_BAD_REQUEST, NULL, "Malformed JSON: %s (line %d, column %d)",
                              jerr.text, jerr.line, jerr.column);
@@ -382,8 +391,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (r->method != NULL)
         metrics_observe(r->app->metrics, r->route ? r->route->pattern : "unmatched", r->log_method,
                         status, seconds);
-    http_guard_body_give(s->guard, r->body_reserved);
-    buf_free(&r->body);
+    body_release(r);
     json_decref(r->json);
     free(r->reply_body);
     free(r);

@@ -429,15 +429,25 @@ bool tl_backend_init(struct tl_backend *b, const char *name)
 
 bool tl_backend_start(struct tl_backend *b, const char *key_path)
 {
+    return tl_backend_start_with(b, key_path, NULL);
+}
+
+bool tl_backend_start_with(struct tl_backend *b, const char *key_path, const char *const *extra)
+{
     char listen[64];
     snprintf(listen, sizeof listen, "127.0.0.1:%d", b->http.port);
+    const char *args[32] = {"allot-authority", "serve", "--key", key_path, "--listen", listen,
+                            "--state-dir", b->dir};
+    size_t n = 8;
+    for (size_t i = 0; extra != NULL && extra[i] != NULL && n < 31; i++)
+        args[n++] = extra[i];
+    args[n] = NULL;
     fflush(stdout);
     b->pid = fork();
     if (b->pid == 0) {
         int fd = open(b->log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
         dup2(fd, 2);
-        execl(authority_bin(), "allot-authority", "serve", "--key", key_path, "--listen", listen,
-              "--state-dir", b->dir, (char *)NULL);
+        execv(authority_bin(), (char *const *)(void *)args);
         _exit(127);
     }
     for (int i = 0; i < 200; i++) { /* up to 10 s */

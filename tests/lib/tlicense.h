@@ -54,6 +54,8 @@ struct tl_backend {
 bool tl_backend_init(struct tl_backend *b, const char *name);
 /* Starts it with the authority key at key_path; waits until it answers. */
 bool tl_backend_start(struct tl_backend *b, const char *key_path);
+/* The same with more arguments of `serve` (NULL-terminated, may be NULL). */
+bool tl_backend_start_with(struct tl_backend *b, const char *key_path, const char *const *extra);
 /* SIGTERM and wait; its exit status (0 expected), -1 when it had to be killed. */
 int tl_backend_stop(struct tl_backend *b);
 /* GET /v1/licenses/NUMBER of the backend, with the license key that the site
