@@ -51,6 +51,11 @@ static void test_defaults(void)
     T_CHECK(c.admin_key == NULL);
     T_CHECK(c.authority_url == NULL); /* none: offline */
     T_CHECK(c.authority_public_key == NULL);
+    /* What one client may hold (issue 11). */
+    T_EQ_INT(c.max_connections_per_address, 128);
+    T_EQ_INT(c.header_timeout, 10);
+    T_EQ_INT(c.body_timeout, 30);
+    T_EQ_INT(c.body_memory_mb, 64);
     config_free(&c);
 }
 
@@ -260,6 +265,44 @@ static void test_help_lists_api_md_variables(void)
     free(text);
 }
 
+/* Every variable of the table is in README.md's configuration table, with
+ * the default the help prints (a variable nobody documented fails here). */
+static void test_every_variable_in_readme(void)
+{
+    const char *root = getenv("ALLOT_SOURCE_ROOT");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/README.md", root != NULL ? root : ".");
+    FILE *rf = fopen(path, "r");
+    T_REQUIRE(rf != NULL);
+    static char readme[1 << 17];
+    size_t rlen = fread(readme, 1, sizeof readme - 1, rf);
+    fclose(rf);
+    readme[rlen] = '\0';
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    T_REQUIRE(f != NULL);
+    config_print_help(f);
+    fclose(f);
+    T_REQUIRE(text != NULL);
+    int seen = 0;
+    for (char *line = text; line != NULL && *line != '\0';) {
+        char *next = strchr(line, '\n');
+        char name[64];
+        if (sscanf(line, " %63[A-Z_]", name) == 1 && strncmp(name, "ALLOT_", 6) == 0) {
+            seen++;
+            char cell[80];
+            snprintf(cell, sizeof cell, "| `%s`", name);
+            if (strstr(readme, cell) == NULL)
+                printf("#   %s is not in README.md's configuration table\n", name);
+            T_CHECK(strstr(readme, cell) != NULL);
+        }
+        line = next != NULL ? next + 1 : NULL;
+    }
+    T_CHECK(seen >= 20);
+    free(text);
+}
+
 int main(void)
 {
     T_RUN(test_defaults);
@@ -271,5 +314,6 @@ int main(void)
     T_RUN(test_database_url);
     T_RUN(test_bounds_accepted);
     T_RUN(test_help_lists_api_md_variables);
+    T_RUN(test_every_variable_in_readme);
     return t_done();
 }
