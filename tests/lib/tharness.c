@@ -83,6 +83,31 @@ long th_sql_longf(const char *url, const char *fmt, ...)
     return th_sql_long(url, sql);
 }
 
+static void sleep_ms(int ms);
+
+bool th_wait_sql(const char *url, long want, double deadline_s, const char *fmt, ...)
+{
+    char sql[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof sql, fmt, ap);
+    va_end(ap);
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        long got = th_sql_long(url, sql);
+        if (got == want)
+            return true;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        double waited = (double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
+        if (waited >= deadline_s) {
+            printf("# waited %.1f s for %ld from: %s (last: %ld)\n", waited, want, sql, got);
+            return false;
+        }
+        sleep_ms(50);
+    }
+}
+
 void th_db_create(struct th_db *db)
 {
     const char *url = admin_url();
