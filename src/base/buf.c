@@ -19,30 +19,6 @@ void buf_free(struct buf *b)
     b->len = b->cap = 0;
 }
 
-static bool reserve(struct buf *b, size_t extra)
-{
-    if (extra > b->limit || b->len > b->limit - extra) {
-        b->overflow = true;
-        return false;
-    }
-    size_t need = b->len + extra + 1;
-    if (need <= b->cap)
-        return true;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < need)
-        cap *= 2; /* doubling, but never past what the limit can need */
-    if (b->limit < SIZE_MAX && cap > b->limit + 1)
-        cap = b->limit + 1;
-    char *grown = realloc(b->data, cap);
-    if (grown == NULL) {
-        b->overflow = true;
-        return false;
-    }
-    b->data = grown;
-    b->cap = cap;
-    return true;
-}
-
 bool buf_grow_to(struct buf *b, size_t cap)
 {
     if (cap <= b->cap)
@@ -59,6 +35,23 @@ bool buf_grow_to(struct buf *b, size_t cap)
     b->data = grown;
     b->cap = cap;
     return true;
+}
+
+static bool reserve(struct buf *b, size_t extra)
+{
+    if (extra > b->limit || b->len > b->limit - extra) {
+        b->overflow = true;
+        return false;
+    }
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap)
+        return true;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < need)
+        cap *= 2; /* doubling, but never past what the limit can need */
+    if (b->limit < SIZE_MAX && cap > b->limit + 1)
+        cap = b->limit + 1;
+    return buf_grow_to(b, cap);
 }
 
 bool buf_append(struct buf *b, const void *data, size_t len)
