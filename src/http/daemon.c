@@ -385,7 +385,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         log_with(LOG_INFO, r->corr_id, extra, "%s %s %u: connection closed: %s", method, path,
                  status, r->closed_why);
     else if (r->method == NULL)
-        log_with(LOG_INFO, NULL, extra, "a request ended before its head was complete");
+        log_with(LOG_INFO, NULL, extra, "a request ended before allotd saw its whole head "
+                 "(the client left or was too slow, or libmicrohttpd refused the head)");
     else
         log_with(LOG_INFO, r->corr_id, extra, "%s %s %u", method, path, status);
     if (r->method != NULL)

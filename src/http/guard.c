@@ -53,7 +53,7 @@ struct http_guard {
     unsigned open, closing;
 
     /* What the next summary line reports. */
-    unsigned long late_heads, late_bodies, evicted, refused;
+    unsigned long late_heads, late_bodies, evicted, refused, left;
     int64_t reported_ns;
 };
 
@@ -189,25 +189,26 @@ void http_guard_phase(struct MHD_Connection *conn, enum http_guard_phase phase)
  * while counting; the line is written after). */
 static void report(struct http_guard *g, int64_t now)
 {
-    if (g->late_heads + g->late_bodies + g->evicted + g->refused == 0 ||
+    if (g->late_heads + g->late_bodies + g->evicted + g->refused + g->left == 0 ||
         now - g->reported_ns < REPORT_EVERY_NS)
         return;
     unsigned long heads = g->late_heads, bodies = g->late_bodies, evicted = g->evicted,
-                  refused = g->refused;
+                  refused = g->refused, left = g->left;
     unsigned open = g->open;
-    g->late_heads = g->late_bodies = g->evicted = g->refused = 0;
+    g->late_heads = g->late_bodies = g->evicted = g->refused = g->left = 0;
     g->reported_ns = now;
     pthread_mutex_unlock(&g->lock);
-    log_with(LOG_WARN, NULL,
-             json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "source", g->o.name, "lateHeads",
+    /* Only what the guard did makes it a warning; clients that left are news. */
+    log_with(heads + bodies + evicted + refused > 0 ? LOG_WARN : LOG_INFO, NULL,
+             json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "source", g->o.name, "lateHeads",
                        (json_int_t)heads, "lateBodies", (json_int_t)bodies, "evicted",
-                       (json_int_t)evicted, "refused", (json_int_t)refused, "open",
-                       (json_int_t)open),
+                       (json_int_t)evicted, "refused", (json_int_t)refused, "clientsLeft",
+                       (json_int_t)left, "open", (json_int_t)open),
              "closed %lu connections that sent no complete request head within %llds, %lu "
              "whose body took longer than %llds and %lu to make room; refused %lu over the "
-             "connection limits",
+             "connection limits; %lu clients left mid-request",
              heads, (long long)(g->o.head_timeout_ms / 1000), bodies,
-             (long long)(g->o.body_timeout_ms / 1000), evicted, refused);
+             (long long)(g->o.body_timeout_ms / 1000), evicted, refused, left);
     pthread_mutex_lock(&g->lock);
 }
 
@@ -246,9 +247,16 @@ static void *watchdog(void *arg)
 void http_guard_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     struct http_guard *g = cls;
-    if (strstr(fmt, "reached connection limit") != NULL) {
+    bool refused = strstr(fmt, "reached connection limit") != NULL;
+    /* A client that left mid-request: its access line says so already. */
+    bool left = strstr(fmt, "closed by remote side") != NULL ||
+                strstr(fmt, "socket is closed when reading") != NULL;
+    if (refused || left) {
         pthread_mutex_lock(&g->lock);
-        g->refused++;
+        if (refused)
+            g->refused++;
+        else
+            g->left++;
         pthread_mutex_unlock(&g->lock);
         return;
     }
