@@ -255,7 +255,6 @@ static enum MHD_Result begin(struct server *s, struct MHD_Connection *conn, stru
     if (cl != NULL && authority_parse_i64(cl, 0, INT64_MAX, &declared) &&
         declared > SYNC_BODY_MAX)
         return reply_error(conn, r, 413, NULL, "the body is over %d bytes", SYNC_BODY_MAX);
-    http_guard_phase(conn, HTTP_GUARD_BODY);
     return MHD_YES;
 }
 
@@ -394,7 +393,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             r->path[i] = url[i] > 0x20 && url[i] < 0x7f ? url[i] : '?';
         r->path[i] = '\0';
         r->route = match(url, r->number);
-        http_guard_phase(conn, HTTP_GUARD_BUSY);
+        /* A body still to come has its deadline, answered early or not. */
+        http_guard_phase(conn, strcmp(method, "POST") == 0 ? HTTP_GUARD_BODY : HTTP_GUARD_BUSY);
         return begin(s, conn, r);
     }
     if (r->answered) {

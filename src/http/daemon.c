@@ -325,8 +325,11 @@ static bool body_append(struct http_request *r, const char *data, size_t n)
             return false;
         }
         r->body_reserved = cap;
-        if (!buf_grow_to(&r->body, cap))
+        if (!buf_grow_to(&r->body, cap)) {
+            r->status = 503;
+            r->closed_why = "out of memory for the body";
             return false;
+        }
     }
     return buf_append(&r->body, data, n);
 }
