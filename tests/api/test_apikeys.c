@@ -481,6 +481,60 @@ static void *delete_run(void *arg)
     return NULL;
 }
 
+/* One round: a second admin key is made, then the deletes of both race; the
+ * secret of the admin key left is put in survivor.  False when the round
+ * could not be set up (a check says why). */
+static bool race_round(struct th_server *second, int round, char survivor[128])
+{
+    if (admin_rows() != 1)
+        return false;
+    char *v = th_sql(db.url, "SELECT id FROM api_keys WHERE role = 'admin'");
+    char old_id[64], old_key[128], new_id[64], new_key[128];
+    snprintf(old_id, sizeof old_id, "%s", v != NULL ? v : "");
+    free(v);
+    snprintf(old_key, sizeof old_key, "%s", survivor);
+    struct th_resp r;
+    T_CHECK(th_req(&srv, "POST", "/apikeys", survivor, "{\"name\":\"racing\",\"role\":\"admin\"}",
+                   &r));
+    snprintf(new_id, sizeof new_id, "%s", th_str(&r, "id"));
+    snprintf(new_key, sizeof new_key, "%s", th_str(&r, "key"));
+    th_resp_free(&r);
+    if (strlen(old_id) != 36 || admin_rows() != 2)
+        return false;
+    /* Each key is used once first, so both authenticate from here on. */
+    T_EQ_INT(status_of("GET", "/apikeys?limit=1", old_key, NULL), 200);
+    T_CHECK(th_req(second, "GET", "/apikeys?limit=1", new_key, NULL, &r));
+    T_STATUS(r, 200);
+    th_resp_free(&r);
+
+    PGconn *pg = PQconnectdb(db.url);
+    PQclear(PQexec(pg, "BEGIN"));
+    PGresult *lr = PQexec(pg, "SELECT id FROM api_keys WHERE role = 'admin' FOR KEY SHARE");
+    T_CHECK(PQresultStatus(lr) == PGRES_TUPLES_OK && PQntuples(lr) == 2);
+    PQclear(lr);
+    struct delete_job jobs[2] = {{.srv = &srv, .key = old_key}, {.srv = second, .key = new_key}};
+    snprintf(jobs[0].path, sizeof jobs[0].path, "/apikeys/%s", new_id);
+    snprintf(jobs[1].path, sizeof jobs[1].path, "/apikeys/%s", old_id);
+    for (int i = 0; i < 2; i++)
+        pthread_create(&jobs[i].thread, NULL, delete_run, &jobs[i]);
+    /* Both wait on the lock (within allotd's lock_timeout of 10 s). */
+    T_CHECK(th_wait_sql(db.url, 2, 6, "SELECT count(*) FROM pg_stat_activity WHERE datname ="
+                        " current_database() AND wait_event_type = 'Lock'"));
+    PQclear(PQexec(pg, "COMMIT"));
+    PQfinish(pg);
+    for (int i = 0; i < 2; i++)
+        pthread_join(jobs[i].thread, NULL);
+    printf("# round %d: %ld and %ld\n", round, jobs[0].status, jobs[1].status);
+    T_CHECK((jobs[0].status == 204 && jobs[1].status == 409) ||
+            (jobs[0].status == 409 && jobs[1].status == 204));
+    T_EQ_INT(admin_rows(), 1);
+    /* The survivor is the key whose delete was refused. */
+    if (jobs[0].status == 409)
+        snprintf(survivor, 128, "%s", new_key);
+    T_EQ_INT(status_of("GET", "/apikeys?limit=1", survivor, NULL), 200);
+    return true;
+}
+
 /* Two deletes of the last two admin keys at once, on two instances: one wins,
  * one is 409.  The test holds a KEY SHARE lock on the admin rows (which does
  * not stop authentication from marking a key used), so both deletes are
@@ -488,69 +542,12 @@ static void *delete_run(void *arg)
 static void test_last_admin_under_concurrency(void)
 {
     struct th_server second;
-    T_REQUIRE(th_server_start(&second, db.url, NULL, true));
+    bool up = th_server_start(&second, db.url, NULL, true);
+    T_CHECK(up);
     char survivor[128]; /* the secret of the one admin key left */
     snprintf(survivor, sizeof survivor, "%s", ADMIN);
-    for (int round = 0; round < 3; round++) {
-        T_REQUIRE(admin_rows() == 1);
-        char *v = th_sql(db.url, "SELECT id FROM api_keys WHERE role = 'admin'");
-        T_REQUIRE(v != NULL && strlen(v) == 36);
-        char old_id[64], old_key[128], new_id[64], new_key[128];
-        snprintf(old_id, sizeof old_id, "%s", v);
-        free(v);
-        snprintf(old_key, sizeof old_key, "%s", survivor);
-        struct th_resp cr;
-        T_CHECK(th_req(&srv, "POST", "/apikeys", survivor, "{\"name\":\"racing\",\"role\":\"admin\"}",
-                       &cr));
-        snprintf(new_id, sizeof new_id, "%s", th_str(&cr, "id"));
-        snprintf(new_key, sizeof new_key, "%s", th_str(&cr, "key"));
-        th_resp_free(&cr);
-        T_REQUIRE(admin_rows() == 2);
-        /* Each key is used once first, so both authenticate from here on. */
-        T_EQ_INT(status_of("GET", "/apikeys?limit=1", old_key, NULL), 200);
-        struct th_resp ur;
-        T_CHECK(th_req(&second, "GET", "/apikeys?limit=1", new_key, NULL, &ur));
-        T_STATUS(ur, 200);
-        th_resp_free(&ur);
-
-        PGconn *pg = PQconnectdb(db.url);
-        T_REQUIRE(PQstatus(pg) == CONNECTION_OK);
-        PQclear(PQexec(pg, "BEGIN"));
-        PGresult *lr = PQexec(pg, "SELECT id FROM api_keys WHERE role = 'admin' FOR KEY SHARE");
-        T_CHECK(PQresultStatus(lr) == PGRES_TUPLES_OK && PQntuples(lr) == 2);
-        PQclear(lr);
-
-        struct delete_job jobs[2] = {{.srv = &srv, .key = old_key}, {.srv = &second, .key = new_key}};
-        snprintf(jobs[0].path, sizeof jobs[0].path, "/apikeys/%s", new_id);
-        snprintf(jobs[1].path, sizeof jobs[1].path, "/apikeys/%s", old_id);
-        for (int i = 0; i < 2; i++)
-            pthread_create(&jobs[i].thread, NULL, delete_run, &jobs[i]);
-        /* Both wait on the lock (within allotd's lock_timeout of 10 s). */
-        bool waiting = false;
-        for (int i = 0; i < 300 && !waiting; i++) {
-            waiting = sql_long("SELECT count(*) FROM pg_stat_activity WHERE datname ="
-                               " current_database() AND wait_event_type = 'Lock'") >= 2;
-            if (!waiting)
-                nanosleep(&(struct timespec){.tv_nsec = 20000000}, NULL);
-        }
-        if (!waiting)
-            printf("# waiting: %s\n", th_sql(db.url, "SELECT string_agg(coalesce(wait_event_type,"
-                   " '-') || ' ' || left(query, 40), '; ') FROM pg_stat_activity WHERE datname ="
-                   " current_database()"));
-        T_CHECK(waiting);
-        PQclear(PQexec(pg, "COMMIT"));
-        PQfinish(pg);
-        for (int i = 0; i < 2; i++)
-            pthread_join(jobs[i].thread, NULL);
-        printf("# round %d: %ld and %ld\n", round, jobs[0].status, jobs[1].status);
-        T_CHECK((jobs[0].status == 204 && jobs[1].status == 409) ||
-                (jobs[0].status == 409 && jobs[1].status == 204));
-        T_EQ_INT(admin_rows(), 1);
-        /* The survivor is the key whose delete was refused. */
-        if (jobs[0].status == 409)
-            snprintf(survivor, sizeof survivor, "%s", new_key);
-        T_EQ_INT(status_of("GET", "/apikeys?limit=1", survivor, NULL), 200);
-    }
+    for (int round = 0; up && round < 3; round++)
+        T_CHECK(race_round(&second, round, survivor));
     T_EQ_INT(th_server_stop(&second), 0);
 }
 
