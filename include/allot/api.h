@@ -21,6 +21,7 @@ void api_ready(struct http_request *r);
 void api_metrics(struct http_request *r);
 void api_apikeys_create(struct http_request *r);
 void api_apikeys_list(struct http_request *r);
+void api_apikeys_get(struct http_request *r);
 void api_apikeys_delete(struct http_request *r);
 void api_users_create(struct http_request *r);
 void api_users_list(struct http_request *r);

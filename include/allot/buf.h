@@ -17,6 +17,9 @@ void buf_init(struct buf *b, size_t limit);
  * when it outgrows it: no allocation for the usual small text. */
 void buf_init_on(struct buf *b, char *storage, size_t size, size_t limit);
 void buf_free(struct buf *b);
+/* Makes room for cap bytes in all (data and its NUL), exactly: for a caller
+ * that accounts for the memory a buffer holds.  False past limit + 1. */
+bool buf_grow_to(struct buf *b, size_t cap);
 bool buf_append(struct buf *b, const void *data, size_t len);
 /* Appends a string literal (its length known at compile time). */
 #define buf_lit(b, literal) buf_append((b), "" literal "", sizeof(literal) - 1)

@@ -23,7 +23,11 @@ struct config {
     int64_t session_idle_timeout;/* seconds */
     int64_t threads;
     int64_t max_connections;
+    int64_t max_connections_per_address; /* 0: no cap */
     int64_t request_timeout;     /* seconds a connection may stay idle */
+    int64_t header_timeout;      /* seconds to send a whole request head */
+    int64_t body_timeout;        /* seconds to send a whole body after the head */
+    int64_t body_memory_mb;      /* MiB all bodies in flight may hold */
     int64_t db_pool_size;
     int64_t db_acquire_timeout_ms;
     int64_t db_statement_timeout_ms;

@@ -33,6 +33,17 @@ enum {
 #define HTTP_BODY_LIMIT (1024u * 1024u)
 /* The largest reply body allotd builds (a page of 1000 rows fits). */
 #define HTTP_REPLY_LIMIT (16u * 1024u * 1024u)
+/* A request target (path and query) allot takes: longer, or with more query
+ * parameters, is 414 LICENSES-UriTooLong (no route takes more than a few). */
+#define HTTP_MAX_TARGET 8192u
+#define HTTP_MAX_QUERY_PARAMS 64u
+/* libmicrohttpd's memory pool of one connection.  It holds the request line
+ * and headers as read, a record (about 50 bytes) per header and query
+ * parameter, and the reply's headers; 64 KiB takes a target of HTTP_MAX_TARGET
+ * with HTTP_MAX_QUERY_PARAMS parameters and some 40 KiB of headers.  A head
+ * larger than the pool is refused by libmicrohttpd itself (414 or 431, with
+ * its own body).  1024 connections hold at most 64 MiB of pools. */
+#define HTTP_CONNECTION_MEMORY ((size_t)64 * 1024)
 
 struct http_route {
     const char *method;  /* "GET", "POST", ... (HEAD is served by GET routes) */

@@ -28,6 +28,9 @@ struct log_access {
     unsigned status;
     double ms;
     int terminated; /* libmicrohttpd's termination code when not completed */
+    /* Why the connection was closed (with a method), or what happened when
+     * there is no request to name (method NULL); NULL: nothing to add. */
+    const char *note;
 };
 void log_access(const char *file, int line, const struct log_access *a);
 #define log_access_line(a) log_access(__FILE__, __LINE__, a)

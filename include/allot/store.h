@@ -44,7 +44,8 @@ enum db_status db_apikey_create(struct db_pool *p, const char *name, const char 
                                 const char *lookup, const char *hash_hex, PGresult **out);
 enum db_status db_apikey_get(struct db_pool *p, const char *id, PGresult **out);
 enum db_status db_apikey_list(struct db_pool *p, const struct db_page *page, PGresult **out);
-enum db_status db_apikey_delete(struct db_pool *p, const char *id);
+/* engine.apikey_delete: ok, apikey_not_found, last_admin_key. */
+enum db_status db_apikey_delete(struct db_pool *p, const char *id, PGresult **out);
 /* Finds a key by lookup and marks it used; out: id, role, hash (hex). */
 enum db_status db_apikey_find(struct db_pool *p, const char *lookup, char id[40], char role[16],
                               char hash_hex[65]);

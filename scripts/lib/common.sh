@@ -6,6 +6,8 @@
 #                                       console/node_modules from package-lock.json
 #   build_dir DIR [MESON_OPTION...]     meson setup (once, or again when the options
 #                                       change) and meson compile
+#   build_fuzz_dir DIR                  the same with clang, -Dfuzz=true and the
+#                                       sanitizers; compiles only the fuzz targets
 #   free_port                           print a TCP port nobody listens on
 #   pg_bin_dir                          print the newest /usr/lib/postgresql/N/bin
 #   pg_runas                            print the user that runs PostgreSQL ("" = me)
@@ -27,15 +29,18 @@ ALLOT_BUILD_PACKAGES=(
 	libsystemd-dev postgresql postgresql-contrib curl openssl
 )
 # scripts/test also validates docker/compose.yaml (docker-compose), drives
-# Debian's Chromium (the browser suite), builds and
-# runs the image (the container suite: podman and its network, runc, the
-# offline base made by debootstrap), verifies the systemd unit and lints the
-# man pages (the install suite); bench/ needs wrk.  (Both are used by the
-# scripts that source this file.)
+# Debian's Chromium (the browser suite), builds and runs the image (the
+# container suite: podman and its network, runc, the offline base made by
+# debootstrap), verifies the systemd unit and lints the man pages (the install
+# suite), and runs the libFuzzer targets (clang, and its sanitizer and
+# libFuzzer runtimes); bench/ needs wrk.  (Used by the scripts that source
+# this file.)
+# shellcheck disable=SC2034
+ALLOT_FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 # shellcheck disable=SC2034
 ALLOT_TEST_PACKAGES=(
 	docker-compose chromium podman podman-compose runc netavark aardvark-dns iptables debootstrap
-	systemd groff-base man-db
+	systemd groff-base man-db "${ALLOT_FUZZ_PACKAGES[@]}"
 )
 # shellcheck disable=SC2034
 ALLOT_BENCH_PACKAGES=(wrk postgresql-contrib)
@@ -131,6 +136,25 @@ build_dir() {
 	fi
 	printf '%s\n' "$wanted" >"$stamp"
 	meson compile -C "$dir"
+}
+
+# build_fuzz_dir DIR: a clang build of the libFuzzer targets (tests/fuzz), with
+# AddressSanitizer and UndefinedBehaviorSanitizer; only they are compiled.
+build_fuzz_dir() {
+	local dir=$1
+	local -a opts=(-Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false)
+	local stamp="$dir/.allot-setup-options"
+	if ! command -v clang >/dev/null 2>&1; then
+		log "clang is not installed (needed for the libFuzzer targets)"
+		return 1
+	fi
+	if [[ ! -f $dir/meson-private/coredata.dat ]]; then
+		CC=clang meson setup "$dir" "${opts[@]}" || return
+	elif [[ ! -f $stamp || $(<"$stamp") != "${opts[*]}" ]]; then
+		CC=clang meson setup --reconfigure "$dir" "${opts[@]}" || return
+	fi
+	printf '%s\n' "${opts[*]}" >"$stamp"
+	meson compile -C "$dir" fuzz-targets
 }
 
 # port_is_free PORT: true when nothing listens on PORT (TCP, any address).

@@ -38,6 +38,8 @@ void api_apikeys_create(struct http_request *r)
     PQclear(res);
     json_object_set_new(key, "key", json_string(secret));
     memset(secret, 0, sizeof secret);
+    /* The only reply that carries the secret: no cache may keep it. */
+    http_add_header(r, "Cache-Control", "no-store");
     http_reply_created_steal(r, key);
 }
 
@@ -55,16 +57,32 @@ void api_apikeys_list(struct http_request *r)
     api_reply_page(r, res, &page, &api_apikey_shape, NULL);
 }
 
+void api_apikeys_get(struct http_request *r)
+{
+    const char *id = api_id_param(r, 0);
+    if (id == NULL)
+        return;
+    PGresult *res = NULL;
+    enum db_status s = db_apikey_get(http_app(r)->pool, id, &res);
+    if (s == DB_NOT_FOUND) {
+        api_reply_refusal(r, API_OUTCOME_apikey_not_found, NULL);
+        return;
+    }
+    api_reply_decision(r, s, res, 200, &api_apikey_shape);
+}
+
 void api_apikeys_delete(struct http_request *r)
 {
     const char *id = api_id_param(r, 0);
     if (id == NULL)
         return;
-    enum db_status s = db_apikey_delete(http_app(r)->pool, id);
-    if (s != DB_OK) {
-        api_reply_db(r, s);
+    PGresult *res = NULL;
+    enum db_status s = db_apikey_delete(http_app(r)->pool, id, &res);
+    if (s == DB_OK && api_outcome_of(res) == API_OUTCOME_ok) {
+        PQclear(res);
+        auth_cache_clear(http_app(r)->auth); /* the others: NOTIFY allot_apikeys */
+        http_reply_empty(r, 204);
         return;
     }
-    auth_cache_clear(http_app(r)->auth);
-    http_reply_empty(r, 204);
+    api_reply_decision(r, s, res, 204, &api_apikey_shape);
 }

@@ -237,15 +237,22 @@ static const struct command commands[] = {
     {"serve", authority_cmd_serve,
      "serve --key FILE --listen HOST:PORT --state-dir DIR [--tls-cert FILE --tls-key FILE]",
      "Answer the sync requests of sites (POST /v1/licenses/NUMBER/sync) and show what\n"
-     "is recorded (GET /v1/licenses/NUMBER). What it learns is kept in DIR across\n"
-     "restarts. Logs one JSON line per request on stderr; SIGTERM or SIGINT stops it,\n"
-     "SIGHUP reads the TLS certificate and key again.",
+     "is recorded (GET /v1/licenses/NUMBER, with that license's key as the Bearer, as a\n"
+     "sync). What it learns is kept in DIR across restarts. Logs one JSON line per\n"
+     "request on stderr; SIGTERM or SIGINT stops it, SIGHUP reads the TLS certificate\n"
+     "and key again.",
      "  --key FILE          the authority's private key (required)\n"
      "  --listen HOST:PORT  address to listen on, e.g. 127.0.0.1:8443 or [::1]:8443;\n"
      "                      port 0 picks a free port (logged) (required)\n"
      "  --state-dir DIR     state directory (created if missing) (required)\n"
      "  --tls-cert FILE     PEM certificate chain: serve HTTPS only (with --tls-key)\n"
-     "  --tls-key FILE      PEM private key of --tls-cert\n"},
+     "  --tls-key FILE      PEM private key of --tls-cert\n"
+     "  --max-connections N  connections open at once (default 1024); when nearly all\n"
+     "                      are taken, a new one closes the connection that has waited\n"
+     "                      longest for its request head\n"
+     "  --max-connections-per-address N  from one address (default 32; 0: no cap)\n"
+     "  --header-timeout DUR  to send a whole request head (default 10s)\n"
+     "  --body-timeout DUR  to send a whole body after the head (default 30s)\n"},
     {"revoke", cmd_revoke, "revoke --state-dir DIR [--undo] NUMBER",
      "Make the next sync of license NUMBER disable it (takes effect at once, even\n"
      "while 'serve' runs).",

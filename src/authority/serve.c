@@ -1,15 +1,19 @@
 /* allot-authority serve: answers the syncs of sites over HTTP (libmicrohttpd).
  *
  *   POST /v1/licenses/NUMBER/sync  the sync protocol (include/allot/sync_protocol.h)
- *   GET  /v1/licenses/NUMBER       what is recorded of NUMBER (no license key)
+ *   GET  /v1/licenses/NUMBER       what is recorded of NUMBER, for a bearer of its
+ *                                  license key (never the key itself)
  *
  * Anything else is 404; another method on these paths 405 with Allow.  Errors are
- * {"error": "..."}.  One request context is made on the first callback and freed
+ * {"error": "..."}.  GET answers every refusal alike (no key, a wrong key, a key
+ * of another license, a number nothing is recorded for: the same 401), so that
+ * nobody learns from it which license numbers exist; the log says which.  One request context is made on the first callback and freed
  * in the completion callback, which logs the request as one JSON line (method,
  * path, status, ms; never the bearer key).  The state is read and written on
  * every sync (state.c), so a `revoke` run meanwhile counts at the next sync.
  */
 #include "authority.h"
+#include "allot/http_guard.h"
 #include "allot/log.h"
 #include "allot/tls.h"
 
@@ -32,11 +36,20 @@
 #define THREADS 4
 #define PATH_LOG_MAX 200
 #define DRAIN_SECONDS 5
+/* What sites may hold of the server (include/allot/http_guard.h); the flags
+ * of `serve` change the first four. */
+#define DEFAULT_MAX_CONNECTIONS 1024
+#define DEFAULT_PER_ADDRESS 32
+#define DEFAULT_HEADER_TIMEOUT "10s"
+#define DEFAULT_BODY_TIMEOUT "30s"
+#define BODY_BUDGET ((size_t)64 << 20)        /* 1024 bodies of SYNC_BODY_MAX */
+#define CONNECTION_MEMORY ((size_t)128 * 1024) /* the head of a sync: a license key */
 
 struct server {
     EVP_PKEY *priv;            /* signs replies */
     EVP_PKEY *pub;             /* verifies bearer keys */
     const char *state_dir;
+    struct http_guard *guard;
     atomic_int inflight;
 };
 
@@ -51,7 +64,7 @@ struct request {
     char *bearer;                  /* the presented license key (cleansed when freed) */
     int64_t bearer_iat;
     char *body;
-    size_t len, cap;
+    size_t len, cap;               /* cap is taken from the guard's body budget */
     bool too_large;
     bool answered;
     unsigned status;
@@ -146,40 +159,72 @@ static bool is_json(const char *ct)
 
 /* The bearer key: verified by the authority's key, for the license of the path.
  * An expired (or not yet valid) key is still answered: the site learns the
- * current definition and whether the license is revoked. */
-static enum MHD_Result check_bearer(struct server *s, struct MHD_Connection *conn,
-                                    struct request *r)
+ * current definition and whether the license is revoked.  False with the
+ * reason in why; on success r->bearer holds a copy of the key. */
+static bool bearer_valid(struct server *s, struct MHD_Connection *conn, struct request *r,
+                         char *why, size_t whylen)
 {
     const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
-    if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0)
-        return reply_error(conn, r, 401, NULL, "missing Authorization: Bearer <license key>");
+    if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0) {
+        snprintf(why, whylen, "missing Authorization: Bearer <license key>");
+        return false;
+    }
     const char *token = auth + 7;
     while (*token == ' ')
         token++;
     struct lic_license lic;
-    char why[300];
-    enum lic_result lr = lic_verify_key(token, s->pub, now_s(), &lic, NULL, why, sizeof why);
-    if (lr != LIC_OK && lr != LIC_EXPIRED && lr != LIC_NOT_YET_VALID)
-        return reply_error(conn, r, 401, NULL, "the license key is not valid: %s", why);
-    if (strcmp(lic.license_number, r->number) != 0)
-        return reply_error(conn, r, 401, NULL, "the license key is for another license");
+    char reason[300];
+    enum lic_result lr = lic_verify_key(token, s->pub, now_s(), &lic, NULL, reason, sizeof reason);
+    if (lr != LIC_OK && lr != LIC_EXPIRED && lr != LIC_NOT_YET_VALID) {
+        snprintf(why, whylen, "the license key is not valid: %s", reason);
+        return false;
+    }
+    if (strcmp(lic.license_number, r->number) != 0) {
+        snprintf(why, whylen, "the license key is for another license");
+        return false;
+    }
     r->bearer = strdup(token);
-    if (r->bearer == NULL)
-        return reply_error(conn, r, 500, NULL, "out of memory");
+    if (r->bearer == NULL) {
+        snprintf(why, whylen, "out of memory");
+        return false;
+    }
     r->bearer_iat = lic.iat;
+    return true;
+}
+
+static enum MHD_Result check_bearer(struct server *s, struct MHD_Connection *conn,
+                                    struct request *r)
+{
+    char why[400];
+    if (!bearer_valid(s, conn, r, why, sizeof why))
+        return reply_error(conn, r, 401, NULL, "%s", why);
     return MHD_YES;
+}
+
+/* The one answer of GET to whoever may not see the state; why goes to the log. */
+static enum MHD_Result refuse_state(struct MHD_Connection *conn, struct request *r,
+                                    const char *why)
+{
+    char *text = strdup("{\"error\":\"a license key of this license is required\"}");
+    if (text == NULL)
+        return MHD_NO;
+    char logmsg[450];
+    snprintf(logmsg, sizeof logmsg, "refused: %.400s", why);
+    return reply(conn, r, 401, "application/json", text, NULL, logmsg);
 }
 
 static enum MHD_Result get_state(struct server *s, struct MHD_Connection *conn,
                                  struct request *r)
 {
-    struct astate st;
     char why[512];
+    if (!bearer_valid(s, conn, r, why, sizeof why))
+        return refuse_state(conn, r, why);
+    struct astate st;
     int found = astate_read(s->state_dir, r->number, &st, why, sizeof why);
     json_t *o = found > 0 ? astate_public_json(&st) : NULL;
     astate_free(&st);
     if (found == 0)
-        return reply_error(conn, r, 404, NULL, "nothing is recorded for license %s", r->number);
+        return refuse_state(conn, r, "nothing is recorded for this license");
     char *text = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);
     if (text == NULL) {
@@ -213,26 +258,42 @@ static enum MHD_Result begin(struct server *s, struct MHD_Connection *conn, stru
     return MHD_YES;
 }
 
-static void append(struct request *r, const char *data, size_t n)
+/* Keeps a piece of the body; false (the connection is then closed: no reply
+ * can be sent in the middle of a body) when the body passes SYNC_BODY_MAX or
+ * the bodies in flight hold the whole budget. */
+static bool append(struct server *s, struct request *r, const char *data, size_t n)
 {
-    if (r->too_large || n > SYNC_BODY_MAX - r->len) {
+    if (n > SYNC_BODY_MAX - r->len) {
         r->too_large = true;
-        return;
+        r->status = 413;
+        snprintf(r->message, sizeof r->message, "connection closed: the body is over %d bytes",
+                 SYNC_BODY_MAX);
+        return false;
     }
     if (r->len + n > r->cap) {
         size_t cap = r->cap != 0 ? r->cap : 1024;
         while (cap < r->len + n)
             cap *= 2;
-        char *b = realloc(r->body, cap);
+        if (cap > SYNC_BODY_MAX)
+            cap = SYNC_BODY_MAX;
+        char *b = NULL;
+        if (http_guard_body_take(s->guard, cap - r->cap)) {
+            b = realloc(r->body, cap);
+            if (b == NULL)
+                http_guard_body_give(s->guard, cap - r->cap);
+        }
         if (b == NULL) {
-            r->too_large = true;
-            return;
+            r->status = 503;
+            snprintf(r->message, sizeof r->message,
+                     "connection closed: the bodies in flight hold all the memory for bodies");
+            return false;
         }
         r->body = b;
         r->cap = cap;
     }
     memcpy(r->body + r->len, data, n);
     r->len += n;
+    return true;
 }
 
 /* ---- the sync ----------------------------------------------------------------- */
@@ -332,6 +393,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             r->path[i] = url[i] > 0x20 && url[i] < 0x7f ? url[i] : '?';
         r->path[i] = '\0';
         r->route = match(url, r->number);
+        /* A body still to come has its deadline, answered early or not. */
+        http_guard_phase(conn, strcmp(method, "POST") == 0 ? HTTP_GUARD_BODY : HTTP_GUARD_BUSY);
         return begin(s, conn, r);
     }
     if (r->answered) {
@@ -339,17 +402,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
-        append(r, upload_data, *upload_data_size);
+        size_t n = *upload_data_size;
         *upload_data_size = 0;
-        return MHD_YES;
+        return append(s, r, upload_data, n) ? MHD_YES : MHD_NO;
     }
+    http_guard_phase(conn, HTTP_GUARD_BUSY);
     return finish_sync(s, conn, r);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)conn;
     struct server *s = cls;
     struct request *r = *con_cls;
     if (r == NULL)
@@ -373,10 +436,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         OPENSSL_cleanse(r->bearer, strlen(r->bearer));
         free(r->bearer);
     }
+    http_guard_body_give(s->guard, r->cap);
     free(r->body);
     free(r);
     *con_cls = NULL;
     atomic_fetch_sub(&s->inflight, 1);
+    http_guard_phase(conn, HTTP_GUARD_HEAD); /* a kept-alive connection waits again */
 }
 
 /* ---- the command ---------------------------------------------------------------- */
@@ -444,13 +509,12 @@ static int run(const struct command *cmd, struct server *s, const char *listen_a
     struct MHD_Daemon *d = MHD_start_daemon(
         flags, port, NULL, NULL, on_request, s,
         /* first, so that every message of libmicrohttpd comes to our log */
-        MHD_OPTION_EXTERNAL_LOGGER, log_external, (void *)"libmicrohttpd",
+        MHD_OPTION_EXTERNAL_LOGGER, http_guard_mhd_log, (void *)s->guard,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_ARRAY, tls_opts,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)THREADS,
-        MHD_OPTION_CONNECTION_LIMIT, 256u,
         MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
+        MHD_OPTION_ARRAY, http_guard_mhd_options(s->guard),
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_END);
     if (d == NULL) {
@@ -483,6 +547,16 @@ static int run(const struct command *cmd, struct server *s, const char *listen_a
     return 0;
 }
 
+/* A duration flag (90s, 10m, 1h) in milliseconds; false on a bad one. */
+static bool duration_ms(const char *text, int64_t *ms)
+{
+    int64_t seconds;
+    if (!core_duration_parse(text, &seconds) || seconds < 1 || seconds > 3600)
+        return false;
+    *ms = seconds * 1000;
+    return true;
+}
+
 int authority_cmd_serve(const struct command *cmd, int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -491,11 +565,20 @@ int authority_cmd_serve(const struct command *cmd, int argc, char **argv)
         {"state-dir", required_argument, NULL, 's'},
         {"tls-cert", required_argument, NULL, 'c'},
         {"tls-key", required_argument, NULL, 't'},
+        {"max-connections", required_argument, NULL, 'm'},
+        {"max-connections-per-address", required_argument, NULL, 'a'},
+        {"header-timeout", required_argument, NULL, 'H'},
+        {"body-timeout", required_argument, NULL, 'B'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *keyfile = NULL, *listen_arg = NULL, *dir = NULL;
     const char *tls_cert = NULL, *tls_key = NULL;
+    const char *header_timeout = DEFAULT_HEADER_TIMEOUT, *body_timeout = DEFAULT_BODY_TIMEOUT;
+    int64_t max_connections = DEFAULT_MAX_CONNECTIONS, per_address = DEFAULT_PER_ADDRESS;
+    struct http_guard_options guard = {.body_budget = BODY_BUDGET,
+                                       .connection_memory = CONNECTION_MEMORY,
+                                       .name = "allot-authority"};
     int c;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
@@ -504,6 +587,18 @@ int authority_cmd_serve(const struct command *cmd, int argc, char **argv)
         case 's': dir = optarg; break;
         case 'c': tls_cert = optarg; break;
         case 't': tls_key = optarg; break;
+        case 'm':
+            if (!authority_parse_i64(optarg, 1, 65536, &max_connections))
+                return authority_usage_error(cmd, "--max-connections: expected 1 to 65536, "
+                                             "got '%s'", optarg);
+            break;
+        case 'a':
+            if (!authority_parse_i64(optarg, 0, 65536, &per_address))
+                return authority_usage_error(cmd, "--max-connections-per-address: expected 0 "
+                                             "(no cap) to 65536, got '%s'", optarg);
+            break;
+        case 'H': header_timeout = optarg; break;
+        case 'B': body_timeout = optarg; break;
         case 'h': authority_print_help(cmd, stdout); return 0;
         default: return authority_bad_option(cmd, c, argv);
         }
@@ -518,6 +613,14 @@ int authority_cmd_serve(const struct command *cmd, int argc, char **argv)
         return authority_usage_error(cmd, "--state-dir DIR is required");
     if ((tls_cert == NULL) != (tls_key == NULL))
         return authority_usage_error(cmd, "--tls-cert and --tls-key go together");
+    if (!duration_ms(header_timeout, &guard.head_timeout_ms))
+        return authority_usage_error(cmd, "--header-timeout: expected a duration from 1s to 1h "
+                                     "(10s, 2m), got '%s'", header_timeout);
+    if (!duration_ms(body_timeout, &guard.body_timeout_ms))
+        return authority_usage_error(cmd, "--body-timeout: expected a duration from 1s to 1h "
+                                     "(30s, 2m), got '%s'", body_timeout);
+    guard.max_connections = (unsigned)max_connections;
+    guard.per_address = (unsigned)per_address;
 
     char why[512];
     struct server s = {.state_dir = dir};
@@ -540,6 +643,11 @@ int authority_cmd_serve(const struct command *cmd, int argc, char **argv)
         authority_errorf(cmd, "%s", why);
         goto out;
     }
+    s.guard = http_guard_new(&guard);
+    if (s.guard == NULL) {
+        authority_errorf(cmd, "cannot start the connection guard");
+        goto out;
+    }
     if (tls_cert != NULL) {
         tls = http_tls_load(tls_cert, tls_key, "--tls-cert", "--tls-key", why, sizeof why);
         if (tls == NULL) {
@@ -550,6 +658,7 @@ int authority_cmd_serve(const struct command *cmd, int argc, char **argv)
     rc = run(cmd, &s, listen_arg, tls);
 out:
     http_tls_free(tls);
+    http_guard_free(s.guard);
     free(pem);
     EVP_PKEY_free(s.priv);
     EVP_PKEY_free(s.pub);

@@ -1,6 +1,7 @@
 #include "allot/buf.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,18 +31,14 @@ void buf_free(struct buf *b)
     b->len = b->cap = 0;
 }
 
-static bool reserve(struct buf *b, size_t extra)
+bool buf_grow_to(struct buf *b, size_t cap)
 {
-    if (extra > b->limit || b->len > b->limit - extra) {
+    if (cap <= b->cap)
+        return true;
+    if (b->limit < SIZE_MAX && cap > b->limit + 1) {
         b->overflow = true;
         return false;
     }
-    size_t need = b->len + extra + 1;
-    if (need <= b->cap)
-        return true;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < need)
-        cap *= 2; /* doubling: need <= limit + 1, so this stays bounded */
     char *grown = b->borrowed ? malloc(cap) : realloc(b->data, cap);
     if (grown == NULL) {
         b->overflow = true;
@@ -53,6 +50,23 @@ static bool reserve(struct buf *b, size_t extra)
     b->data = grown;
     b->cap = cap;
     return true;
+}
+
+static bool reserve(struct buf *b, size_t extra)
+{
+    if (extra > b->limit || b->len > b->limit - extra) {
+        b->overflow = true;
+        return false;
+    }
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap)
+        return true;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < need)
+        cap *= 2; /* doubling, but never past what the limit can need */
+    if (b->limit < SIZE_MAX && cap > b->limit + 1)
+        cap = b->limit + 1;
+    return buf_grow_to(b, cap);
 }
 
 bool buf_append(struct buf *b, const void *data, size_t len)

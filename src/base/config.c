@@ -57,9 +57,20 @@ static const struct var vars[] = {
     {"ALLOT_THREADS", K_INT, "8", 1, 256, OFF(threads),
      "HTTP worker threads"},
     {"ALLOT_MAX_CONNECTIONS", K_INT, "1024", 1, 65536, OFF(max_connections),
-     "concurrent client connections accepted"},
+     "client connections accepted at once (some are kept for clients that send their "
+     "request at once)"},
+    {"ALLOT_MAX_CONNECTIONS_PER_ADDRESS", K_INT, "128", 0, 65536, OFF(max_connections_per_address),
+     "client connections accepted at once from one address (0: no cap; raise it behind a "
+     "load balancer)"},
     {"ALLOT_REQUEST_TIMEOUT", K_DURATION, "30s", 1, 3600, OFF(request_timeout),
      "an idle client connection is closed after this long"},
+    {"ALLOT_HEADER_TIMEOUT", K_DURATION, "10s", 1, 3600, OFF(header_timeout),
+     "a client must send a whole request head within this long of connecting (or of its "
+     "previous reply)"},
+    {"ALLOT_BODY_TIMEOUT", K_DURATION, "30s", 1, 3600, OFF(body_timeout),
+     "a client must send a whole request body within this long of its head"},
+    {"ALLOT_BODY_MEMORY_MB", K_INT, "64", 2, 65536, OFF(body_memory_mb),
+     "MiB that all request bodies in flight may hold together"},
     {"ALLOT_DB_POOL_SIZE", K_INT, "8", 1, 200, OFF(db_pool_size),
      "PostgreSQL connections held by this process"},
     {"ALLOT_DB_ACQUIRE_TIMEOUT_MS", K_INT, "2000", 1, 60000, OFF(db_acquire_timeout_ms),

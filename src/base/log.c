@@ -232,10 +232,18 @@ void log_access(const char *file, int line, const struct log_access *a)
     char msg_stack[1200];
     struct buf msg;
     buf_init_on(&msg, msg_stack, sizeof msg_stack, 2048);
-    buf_append(&msg, a->method ? a->method : "-", strlen(a->method ? a->method : "-"));
-    buf_lit(&msg, " ");
-    buf_append(&msg, a->path ? a->path : "-", strnlen(a->path ? a->path : "-", 1024));
-    buf_append(&msg, status, strlen(status));
+    if (a->method != NULL) {
+        buf_append(&msg, a->method, strnlen(a->method, 64));
+        buf_lit(&msg, " ");
+        buf_append(&msg, a->path ? a->path : "-", strnlen(a->path ? a->path : "-", 1024));
+        buf_append(&msg, status, strlen(status));
+        if (a->note != NULL) {
+            buf_lit(&msg, ": connection closed: ");
+            buf_append(&msg, a->note, strnlen(a->note, 256));
+        }
+    } else {
+        buf_append(&msg, a->note ? a->note : "-", strnlen(a->note ? a->note : "-", 256));
+    }
     buf_lit(&b, ",\"message\":");
     buf_json_string(&b, msg.data ? msg.data : "", msg.len);
     buf_free(&msg);

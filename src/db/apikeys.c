@@ -1,5 +1,6 @@
 /* API keys: only digests are stored. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "allot/store.h"
@@ -20,7 +21,7 @@ static const struct db_stmt q_list = {
     " WHERE ($1::bigint IS NULL OR (k.created_at, k.id) > (engine.from_us($1), $2::uuid))"
     " ORDER BY k.created_at, k.id LIMIT $3"};
 
-static const struct db_stmt q_delete = {.name = "apikey_delete", .sql = "DELETE FROM api_keys WHERE id = $1"};
+static const struct db_stmt q_delete = {.name = "apikey_delete", .sql = "SELECT engine.apikey_delete($1)"};
 
 /* Marks the key used at most once a minute, so authentication rarely writes. */
 static const struct db_stmt q_find = {
@@ -52,15 +53,11 @@ enum db_status db_apikey_list(struct db_pool *p, const struct db_page *page, PGr
     return db_query(p, &q_list, 3, params, out);
 }
 
-enum db_status db_apikey_delete(struct db_pool *p, const char *id)
+/* The engine decides (sql/apikey_delete.sql): *out holds its outcome. */
+enum db_status db_apikey_delete(struct db_pool *p, const char *id, PGresult **out)
 {
-    PGresult *r;
     const char *params[] = {id};
-    enum db_status s = db_query(p, &q_delete, 1, params, &r);
-    if (s == DB_OK && PQcmdTuples(r)[0] == '0')
-        s = DB_NOT_FOUND;
-    PQclear(r);
-    return s;
+    return db_one_row(p, &q_delete, 1, params, out);
 }
 
 enum db_status db_apikey_find(struct db_pool *p, const char *lookup, char id[40], char role[16],

@@ -1,6 +1,12 @@
 /* The daemon: libmicrohttpd with its internal thread pool (epoll).  The router
  * alone answers 404, 405, HEAD, authentication, the role check, the body
- * limits and the content type; handlers see a parsed JSON body. */
+ * limits and the content type; handlers see a parsed JSON body.
+ *
+ * A request's context is made in the URI callback (the first one libmicrohttpd
+ * makes, before it parses the query), so that a request target allot will not
+ * take is answered with the usual JSON error, and freed in the completion
+ * callback, which logs the request.  The connection guard (guard.c) bounds what
+ * one client may hold: time for its head and body, connections, body memory. */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +18,7 @@
 
 #include "allot/app.h"
 #include "allot/auth.h"
+#include "allot/http_guard.h"
 #include "allot/log.h"
 #include "allot/metrics.h"
 #include "allot/tls.h"
@@ -20,6 +27,7 @@
 struct http_server {
     struct app *app;
     struct MHD_Daemon *mhd;
+    struct http_guard *guard;
     atomic_int inflight;
     int listen_fd;         /* bound, until libmicrohttpd takes it */
     struct http_tls *tls;  /* NULL: plain HTTP; the caller's */
@@ -142,6 +150,11 @@ static bool begin(struct http_request *r)
         return false;
     }
     r->has_body = declared > 0 || te != NULL;
+    if (declared > 0 && declared + 1 > http_guard_body_free(r->server->guard)) {
+        http_reply_error(r, HTTP_ERR_UNAVAILABLE, NULL,
+                         "The server holds as many request bodies as it may; try again");
+        return false;
+    }
     if (r->route->needs_body && r->has_body &&
         !is_json_type(http_header(r, MHD_HTTP_HEADER_CONTENT_TYPE))) {
         http_reply_error(r, HTTP_ERR_UNSUPPORTED_MEDIA_TYPE, NULL,
@@ -149,6 +162,14 @@ static bool begin(struct http_request *r)
         return false;
     }
     return true;
+}
+
+/* Frees the raw body and gives its memory back to the body budget. */
+static void body_release(struct http_request *r)
+{
+    buf_free(&r->body);
+    http_guard_body_give(r->server->guard, r->body_reserved);
+    r->body_reserved = 0;
 }
 
 /* The whole body is in: parse it once and run the handler. */
@@ -165,6 +186,7 @@ static void finish(struct http_request *r)
         }
         json_error_t jerr;
         r->json = json_loadb(r->body.data, r->body.len, JSON_REJECT_DUPLICATES, &jerr);
+        body_release(r); /* parsed: the raw body's memory goes back to the budget */
         if (r->json == NULL) {
             http_reply_error(r, HTTP_ERR_BAD_REQUEST, NULL, "Malformed JSON: %s (line %d, column %d)",
                              jerr.text, jerr.line, jerr.column);
@@ -174,44 +196,171 @@ static void finish(struct http_request *r)
     r->route->handler(r);
 }
 
+/* A request target allot refuses before libmicrohttpd parses it: too long,
+ * too many query parameters (each costs a record in the connection's memory
+ * pool, and a pool that runs out ends the connection without a reply), or a
+ * %00 (a NUL byte, which would cut the path or a value short; in the query,
+ * the parameter is named).  Sets r->target_error (HTTP_ERR_COUNT_: fine). */
+static void check_target(struct http_request *r, const char *uri)
+{
+    r->target_error = HTTP_ERR_COUNT_;
+    const char *query = strchr(uri, '?');
+    if (strlen(uri) > HTTP_MAX_TARGET) {
+        r->target_error = HTTP_ERR_URI_TOO_LONG;
+        r->target_why = "The request target is longer than 8192 bytes";
+        return;
+    }
+    if (query != NULL) {
+        size_t params = 1;
+        for (const char *p = query + 1; *p != '\0'; p++)
+            params += *p == '&' || *p == ';';
+        if (params > HTTP_MAX_QUERY_PARAMS) {
+            r->target_error = HTTP_ERR_URI_TOO_LONG;
+            r->target_why = "The query has more than 64 parameters";
+            return;
+        }
+    }
+    for (const char *p = strchr(uri, '%'); p != NULL; p = strchr(p + 1, '%')) {
+        if (p[1] != '0' || p[2] != '0')
+            continue;
+        r->target_error = HTTP_ERR_BAD_REQUEST;
+        r->target_why = "The request target contains %00 (a NUL byte)";
+        if (query != NULL && p > query) {
+            const char *name = query + 1;
+            for (const char *q = query + 1; q < p; q++)
+                if (*q == '&' || *q == ';')
+                    name = q + 1;
+            size_t len = strcspn(name, "=&;");
+            if (name + len > p)
+                len = (size_t)(p - name);
+            snprintf(r->target_field, sizeof r->target_field, "%.*s", (int)len, name);
+            r->target_why = "A query parameter contains %00 (a NUL byte)";
+        }
+        return;
+    }
+}
+
+/* libmicrohttpd's URI callback: the first one of a request, before the query
+ * is parsed.  Makes the request's context (it becomes *con_cls). */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct http_server *s = cls;
+    struct http_request *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return NULL;
+    atomic_fetch_add(&s->inflight, 1);
+    r->server = s;
+    r->app = s->app;
+    r->conn = conn;
+    r->started_ns = mono_ns();
+    buf_init(&r->body, HTTP_BODY_LIMIT);
+    check_target(r, uri);
+    if (r->target_error == HTTP_ERR_URI_TOO_LONG) {
+        /* Keep libmicrohttpd from storing the parameters: the query is cut
+         * here, in its own buffer, which it is about to cut at the '?' anyway. */
+        char *query = strchr((char *)(uintptr_t)uri, '?');
+        if (query != NULL)
+            query[1] = '\0';
+    }
+    return r;
+}
+
+/* The first call of the access handler: the head is in. */
+static enum MHD_Result start(struct http_request *r, const char *url, const char *method)
+{
+    r->method = method;
+    r->path = url;
+    http_log_escape(method, r->log_method, sizeof r->log_method);
+    http_log_escape(url, r->log_path, sizeof r->log_path);
+    const char *given =
+        MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Correlation-Id");
+    if (given != NULL && corr_id_ok(given))
+        snprintf(r->corr_id, sizeof r->corr_id, "%s", given);
+    else
+        http_new_corr_id(r->corr_id);
+    bool go = true;
+    if (r->target_error != HTTP_ERR_COUNT_) {
+        http_reply_error(r, r->target_error, r->target_field[0] != '\0' ? r->target_field : NULL,
+                         "%s", r->target_why);
+        go = false;
+    } else {
+        go = begin(r);
+    }
+    /* A body still to come has its deadline, answered or not. */
+    const char *cl = http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    bool body_next = http_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL ||
+                     (cl != NULL && strtoull(cl, NULL, 10) > 0);
+    http_guard_phase(r->conn, body_next ? HTTP_GUARD_BODY : HTTP_GUARD_BUSY);
+    return go ? MHD_YES : http_queue_reply(r);
+}
+
+/* A body over the 1 MiB cap, known only while it arrives (chunked): the
+ * connection is closed at once instead of reading on, because libmicrohttpd
+ * (0.9.75) can send no reply in the middle of a body.  The access line says
+ * why.  (A declared Content-Length over the cap is answered 413 from the head.) */
+static enum MHD_Result body_refused(struct http_request *r)
+{
+    r->status = 413;
+    r->error_type = http_error_get(HTTP_ERR_PAYLOAD_TOO_LARGE)->type;
+    r->closed_why = "the body passed the 1 MiB limit";
+    return MHD_NO;
+}
+
+/* Appends a piece of the body within the process's body budget: the buffer
+ * grows by doubling and each growth is taken from the budget first.  False
+ * when the budget is spent: the connection is closed, as for body_refused. */
+static bool body_append(struct http_request *r, const char *data, size_t n)
+{
+    size_t need = r->body.len + n + 1; /* body_seen kept it within the limit */
+    if (need > r->body_reserved) {
+        size_t cap = r->body_reserved < 4096 ? 4096 : 2 * r->body_reserved;
+        if (cap < need)
+            cap = need;
+        if (cap > HTTP_BODY_LIMIT + 1)
+            cap = HTTP_BODY_LIMIT + 1;
+        if (!http_guard_body_take(r->server->guard, cap - r->body_reserved)) {
+            r->status = 503;
+            r->error_type = http_error_get(HTTP_ERR_UNAVAILABLE)->type;
+            r->closed_why = "the request bodies in flight hold all of ALLOT_BODY_MEMORY_MB";
+            return false;
+        }
+        r->body_reserved = cap;
+        if (!buf_grow_to(&r->body, cap)) {
+            r->status = 503;
+            r->closed_why = "out of memory for the body";
+            return false;
+        }
+    }
+    return buf_append(&r->body, data, n);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_size, void **con_cls)
 {
     (void)version;
-    struct http_server *s = cls;
+    (void)conn;
+    (void)cls;
     struct http_request *r = *con_cls;
-    if (r == NULL) {
-        r = calloc(1, sizeof *r);
-        if (r == NULL)
-            return MHD_NO;
-        *con_cls = r;
-        atomic_fetch_add(&s->inflight, 1);
-        r->app = s->app;
-        r->conn = conn;
-        r->method = method;
-        r->path = url;
-        r->started_ns = mono_ns();
-        buf_init(&r->body, HTTP_BODY_LIMIT);
-        const char *given = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Correlation-Id");
-        if (given != NULL && corr_id_ok(given))
-            snprintf(r->corr_id, sizeof r->corr_id, "%s", given);
-        else
-            http_new_corr_id(r->corr_id);
-        if (!begin(r))
-            return http_queue_reply(r);
-        return MHD_YES;
-    }
-    if (r->replied) { /* answered early: discard what the client still sends */
-        *upload_size = 0;
-        return MHD_YES;
-    }
+    if (r == NULL) /* out of memory in on_uri */
+        return MHD_NO;
+    if (r->method == NULL)
+        return start(r, url, method);
     if (*upload_size > 0) {
-        if (r->route->needs_body && !r->body.overflow)
-            buf_append(&r->body, upload_data, *upload_size);
+        size_t n = *upload_size;
         *upload_size = 0;
-        return MHD_YES;
+        if (r->replied) /* answered early: what the client still sends is dropped */
+            return MHD_YES;
+        r->body_seen += n;
+        if (r->body_seen > HTTP_BODY_LIMIT)
+            return body_refused(r);
+        if (!r->route->needs_body) /* a body the route does not read is dropped */
+            return MHD_YES;
+        return body_append(r, upload_data, n) ? MHD_YES : MHD_NO;
     }
+    http_guard_phase(r->conn, HTTP_GUARD_BUSY);
+    if (r->replied)
+        return MHD_YES; /* queued already */
     finish(r);
     return http_queue_reply(r);
 }
@@ -219,27 +368,51 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)conn;
     struct http_server *s = cls;
     struct http_request *r = *con_cls;
     if (r == NULL)
         return;
     double seconds = (double)(mono_ns() - r->started_ns) / 1e9;
-    unsigned status = r->replied ? r->status : 0;
+    unsigned status = r->replied || r->closed_why != NULL ? r->status : 0;
     struct log_access line = {
-        .corr_id = r->corr_id, .method = r->method, .path = r->path,
+        .corr_id = r->method != NULL ? r->corr_id : NULL,
+        .method = r->method != NULL ? r->log_method : NULL,
+        .path = r->method != NULL ? r->log_path : NULL,
         .error_type = r->error_type, .status = status, .ms = seconds * 1000.0,
         .terminated = toe != MHD_REQUEST_TERMINATED_COMPLETED_OK ? (int)toe : 0,
+        .note = r->closed_why != NULL ? r->closed_why
+                : r->method == NULL ? "a request ended before allotd saw its whole head (the "
+                                      "client left or was too slow, or libmicrohttpd refused the "
+                                      "head)"
+                                    : NULL,
     };
     log_access_line(&line);
-    metrics_observe(r->app->metrics, r->route ? r->route->pattern : "unmatched", r->method, status,
-                    seconds);
-    buf_free(&r->body);
+    if (r->method != NULL)
+        metrics_observe(r->app->metrics, r->route ? r->route->pattern : "unmatched", r->log_method,
+                        status, seconds);
+    body_release(r);
     json_decref(r->json);
     free(r->reply_body);
     free(r);
     *con_cls = NULL;
     atomic_fetch_sub(&s->inflight, 1);
+    /* A kept-alive connection now waits for its next request head. */
+    http_guard_phase(conn, HTTP_GUARD_HEAD);
+}
+
+/* The guard of allotd's connections, from the configuration. */
+static struct http_guard *guard_new(const struct config *cfg)
+{
+    struct http_guard_options o = {
+        .max_connections = (unsigned)cfg->max_connections,
+        .per_address = (unsigned)cfg->max_connections_per_address,
+        .head_timeout_ms = cfg->header_timeout * 1000,
+        .body_timeout_ms = cfg->body_timeout * 1000,
+        .body_budget = (size_t)cfg->body_memory_mb << 20,
+        .connection_memory = HTTP_CONNECTION_MEMORY,
+        .name = "allotd",
+    };
+    return http_guard_new(&o);
 }
 
 struct http_server *http_server_bind(struct app *a, struct http_tls *tls, char *err,
@@ -263,6 +436,11 @@ struct http_server *http_server_bind(struct app *a, struct http_tls *tls, char *
 bool http_server_start(struct http_server *s, char *err, size_t errlen)
 {
     struct app *a = s->app;
+    s->guard = guard_new(a->cfg);
+    if (s->guard == NULL) {
+        snprintf(err, errlen, "cannot start the connection guard");
+        return false;
+    }
     struct MHD_OptionItem tls_opts[HTTP_TLS_MHD_OPTIONS];
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG | http_tls_mhd_options(s->tls, tls_opts);
@@ -271,12 +449,13 @@ bool http_server_start(struct http_server *s, char *err, size_t errlen)
     s->mhd = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, s,
         /* first, so that every message of libmicrohttpd comes to our log */
-        MHD_OPTION_EXTERNAL_LOGGER, log_external, (void *)"libmicrohttpd",
+        MHD_OPTION_EXTERNAL_LOGGER, http_guard_mhd_log, (void *)s->guard,
         MHD_OPTION_LISTEN_SOCKET, fd,
         MHD_OPTION_ARRAY, tls_opts,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)a->cfg->threads,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)a->cfg->max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)a->cfg->request_timeout,
+        MHD_OPTION_ARRAY, http_guard_mhd_options(s->guard),
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_END);
     if (s->mhd == NULL) {
@@ -294,6 +473,7 @@ void http_server_stop(struct http_server *s, int64_t timeout_s)
     if (s->mhd == NULL) { /* bound, never started */
         if (s->listen_fd >= 0)
             close(s->listen_fd);
+        http_guard_free(s->guard);
         free(s);
         return;
     }
@@ -309,5 +489,6 @@ void http_server_stop(struct http_server *s, int64_t timeout_s)
     if (left > 0)
         log_warn(NULL, "stopping with %d requests still in flight", left);
     MHD_stop_daemon(s->mhd);
+    http_guard_free(s->guard);
     free(s);
 }

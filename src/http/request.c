@@ -31,6 +31,43 @@ const char *http_header(const struct http_request *r, const char *name)
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
+void http_log_escape(const char *in, char *out, size_t outlen)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)in;
+    size_t o = 0;
+    while (*p != '\0' && o + 5 <= outlen) {
+        /* The length of a well-formed UTF-8 sequence at p (no overlongs, no
+         * surrogates, nothing past U+10FFFF), or 0. */
+        size_t n = 0;
+        if (*p >= 0x20 && *p < 0x7f)
+            n = 1;
+        else if (*p >= 0xc2 && *p <= 0xdf && (p[1] & 0xc0) == 0x80)
+            n = 2;
+        else if (*p >= 0xe0 && *p <= 0xef && (p[1] & 0xc0) == 0x80 && (p[2] & 0xc0) == 0x80 &&
+                 !(*p == 0xe0 && p[1] < 0xa0) && !(*p == 0xed && p[1] >= 0xa0))
+            n = 3;
+        else if (*p >= 0xf0 && *p <= 0xf4 && (p[1] & 0xc0) == 0x80 && (p[2] & 0xc0) == 0x80 &&
+                 (p[3] & 0xc0) == 0x80 && !(*p == 0xf0 && p[1] < 0x90) &&
+                 !(*p == 0xf4 && p[1] >= 0x90))
+            n = 4;
+        if (n > 0 && *p != '\\') {
+            if (o + n >= outlen)
+                break;
+            memcpy(out + o, p, n);
+            o += n;
+            p += n;
+        } else {
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[*p >> 4];
+            out[o++] = hex[*p & 15];
+            p++;
+        }
+    }
+    out[o < outlen ? o : outlen - 1] = '\0';
+}
+
 void http_add_header(struct http_request *r, const char *name, const char *value)
 {
     if (r->nheaders == HTTP_MAX_EXTRA_HEADERS)
@@ -121,7 +158,7 @@ void http_reply_error_extra_steal(struct http_request *r, enum http_error e,
     log_with(info->status >= 500 ? LOG_WARN : LOG_INFO, r->corr_id,
              json_pack("{s:s, s:i, s:O}", "errorType", info->type, "statusCode", (int)info->status,
                        "errorMessage", json_object_get(body, "message")),
-             "%s %s refused: %s", r->method, r->path, info->type);
+             "%s %s refused: %s", r->log_method, r->log_path, info->type);
     char *text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(body);
     if (text == NULL)
@@ -151,7 +188,7 @@ void http_reply_error(struct http_request *r, enum http_error e, const char *fie
 enum MHD_Result http_queue_reply(struct http_request *r)
 {
     if (!r->replied) {
-        log_error(r->corr_id, "handler for %s %s built no reply", r->method, r->path);
+        log_error(r->corr_id, "handler for %s %s built no reply", r->log_method, r->log_path);
         http_reply_error(r, HTTP_ERR_INTERNAL, NULL, NULL);
     }
     struct MHD_Response *resp = MHD_create_response_from_buffer(

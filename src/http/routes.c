@@ -11,6 +11,7 @@ const struct http_route http_routes[] = {
 
     {"POST", "/apikeys", api_apikeys_create, ROLE_ADMIN, true},
     {"GET", "/apikeys", api_apikeys_list, ROLE_ADMIN, false},
+    {"GET", "/apikeys/{id}", api_apikeys_get, ROLE_ADMIN, false},
     {"DELETE", "/apikeys/{id}", api_apikeys_delete, ROLE_ADMIN, false},
 
     {"POST", "/users", api_users_create, ROLE_ADMIN, true},

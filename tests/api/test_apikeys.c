@@ -1,11 +1,14 @@
 /* /apikeys through HTTP: a key is shown once, works at once for its role, is
  * stored only as a digest, stops working when deleted; ALLOT_ADMIN_KEY is
  * provisioned once; no secret ever reaches the log. */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <libpq-fe.h>
 
 #include "tharness.h"
 
@@ -138,6 +141,8 @@ static void test_create(void)
     snprintf(want_loc, sizeof want_loc, "/apikeys/%s", id);
     size_t ll = strlen(r.location), wl = strlen(want_loc);
     T_CHECK(ll >= wl && strcmp(r.location + ll - wl, want_loc) == 0);
+    /* The one reply that shows the secret may not be cached. */
+    T_EQ_STR(r.cache_control, "no-store");
     T_EQ_INT(key_rows(), before + 1);
     T_EQ_INT(sql_long("SELECT count(*) FROM api_keys WHERE id = '%s' AND name = 'reader'"
                       " AND role = 'auditor'",
@@ -380,6 +385,172 @@ static void test_admin_key_once_across_restarts(void)
     }
 }
 
+/* The Location of POST /apikeys answers: the key without its secret. */
+static void test_get(void)
+{
+    char id[64], secret[128];
+    struct th_resp r;
+    T_CHECK(th_req(&srv, "POST", "/apikeys", ADMIN, "{\"name\":\"readable\",\"role\":\"proxy\"}",
+                   &r));
+    T_STATUS(r, 201);
+    snprintf(id, sizeof id, "%s", th_str(&r, "id"));
+    snprintf(secret, sizeof secret, "%s", th_str(&r, "key"));
+    remember_secret(secret);
+    char location[256];
+    snprintf(location, sizeof location, "%s", r.location);
+    th_resp_free(&r);
+    T_REQUIRE(location[0] == '/');
+
+    T_CHECK(th_req(&srv, "GET", location, ADMIN, NULL, &r));
+    T_STATUS(r, 200);
+    T_EQ_STR(th_str(&r, "id"), id);
+    T_EQ_STR(th_str(&r, "name"), "readable");
+    T_EQ_STR(th_str(&r, "role"), "proxy");
+    T_CHECK(json_object_get(r.json, "key") == NULL);
+    T_CHECK(json_object_get(r.json, "hash") == NULL);
+    T_CHECK(r.body != NULL && strstr(r.body, secret) == NULL);
+    th_resp_free(&r);
+
+    T_CHECK(th_req(&srv, "GET", "/apikeys/6f1c2a3e-1111-4222-8333-944455556666", ADMIN, NULL, &r));
+    check_error(&r, 404, "LICENSES-NotFound", NULL);
+    th_resp_free(&r);
+    T_CHECK(th_req(&srv, "GET", "/apikeys/not-an-id", ADMIN, NULL, &r));
+    check_error(&r, 404, "LICENSES-NotFound", NULL);
+    th_resp_free(&r);
+    /* Admin only, like every /apikeys route. */
+    T_CHECK(th_req(&srv, "GET", location, secret, NULL, &r));
+    check_error(&r, 403, "LICENSES-Forbidden", NULL);
+    th_resp_free(&r);
+}
+
+static long admin_rows(void)
+{
+    return sql_long("SELECT count(*) FROM api_keys WHERE role = 'admin'");
+}
+
+/* The last admin key cannot be deleted: 409, and it still works. */
+static void test_last_admin_kept(void)
+{
+    char admin_id[64];
+    char *v = th_sql(db.url, "SELECT id FROM api_keys WHERE name = 'ALLOT_ADMIN_KEY'");
+    T_REQUIRE(v != NULL && strlen(v) == 36);
+    snprintf(admin_id, sizeof admin_id, "%s", v);
+    free(v);
+    /* Delete every other admin key (earlier tests made some). */
+    for (int guard = 0; guard < 50 && admin_rows() > 1; guard++) {
+        char *other = th_sql(db.url, "SELECT id FROM api_keys WHERE role = 'admin'"
+                                     " AND name <> 'ALLOT_ADMIN_KEY' LIMIT 1");
+        T_REQUIRE(other != NULL && strlen(other) == 36);
+        char path[128];
+        snprintf(path, sizeof path, "/apikeys/%s", other);
+        free(other);
+        T_EQ_INT(status_of("DELETE", path, ADMIN, NULL), 204);
+    }
+    T_EQ_INT(admin_rows(), 1);
+
+    char path[128];
+    snprintf(path, sizeof path, "/apikeys/%s", admin_id);
+    struct th_resp r;
+    T_CHECK(th_req(&srv, "DELETE", path, ADMIN, NULL, &r));
+    check_error(&r, 409, "LICENSES-Conflict", NULL);
+    T_CHECK(strstr(th_str(&r, "message"), "last admin key") != NULL);
+    th_resp_free(&r);
+    T_EQ_INT(admin_rows(), 1);
+    T_EQ_INT(status_of("GET", "/apikeys", ADMIN, NULL), 200);
+    /* Keys of other roles still go. */
+    char pid[64], psecret[128];
+    create_key("proxy to go", "proxy", pid, psecret);
+    snprintf(path, sizeof path, "/apikeys/%s", pid);
+    T_EQ_INT(status_of("DELETE", path, ADMIN, NULL), 204);
+}
+
+struct delete_job {
+    const struct th_server *srv;
+    const char *key;
+    char path[128];
+    pthread_t thread;
+    long status;
+};
+
+static void *delete_run(void *arg)
+{
+    struct delete_job *j = arg;
+    struct th_resp r;
+    j->status = th_req(j->srv, "DELETE", j->path, j->key, NULL, &r) ? r.status : -1;
+    th_resp_free(&r);
+    return NULL;
+}
+
+/* One round: a second admin key is made, then the deletes of both race; the
+ * secret of the admin key left is put in survivor.  False when the round
+ * could not be set up (a check says why). */
+static bool race_round(struct th_server *second, int round, char survivor[128])
+{
+    if (admin_rows() != 1)
+        return false;
+    char *v = th_sql(db.url, "SELECT id FROM api_keys WHERE role = 'admin'");
+    char old_id[64], old_key[128], new_id[64], new_key[128];
+    snprintf(old_id, sizeof old_id, "%s", v != NULL ? v : "");
+    free(v);
+    snprintf(old_key, sizeof old_key, "%s", survivor);
+    struct th_resp r;
+    T_CHECK(th_req(&srv, "POST", "/apikeys", survivor, "{\"name\":\"racing\",\"role\":\"admin\"}",
+                   &r));
+    snprintf(new_id, sizeof new_id, "%s", th_str(&r, "id"));
+    snprintf(new_key, sizeof new_key, "%s", th_str(&r, "key"));
+    th_resp_free(&r);
+    if (strlen(old_id) != 36 || admin_rows() != 2)
+        return false;
+    /* Each key is used once first, so both authenticate from here on. */
+    T_EQ_INT(status_of("GET", "/apikeys?limit=1", old_key, NULL), 200);
+    T_CHECK(th_req(second, "GET", "/apikeys?limit=1", new_key, NULL, &r));
+    T_STATUS(r, 200);
+    th_resp_free(&r);
+
+    PGconn *pg = PQconnectdb(db.url);
+    PQclear(PQexec(pg, "BEGIN"));
+    PGresult *lr = PQexec(pg, "SELECT id FROM api_keys WHERE role = 'admin' FOR KEY SHARE");
+    T_CHECK(PQresultStatus(lr) == PGRES_TUPLES_OK && PQntuples(lr) == 2);
+    PQclear(lr);
+    struct delete_job jobs[2] = {{.srv = &srv, .key = old_key}, {.srv = second, .key = new_key}};
+    snprintf(jobs[0].path, sizeof jobs[0].path, "/apikeys/%s", new_id);
+    snprintf(jobs[1].path, sizeof jobs[1].path, "/apikeys/%s", old_id);
+    for (int i = 0; i < 2; i++)
+        pthread_create(&jobs[i].thread, NULL, delete_run, &jobs[i]);
+    /* Both wait on the lock (within allotd's lock_timeout of 10 s). */
+    T_CHECK(th_wait_sql(db.url, 2, 6, "SELECT count(*) FROM pg_stat_activity WHERE datname ="
+                        " current_database() AND wait_event_type = 'Lock'"));
+    PQclear(PQexec(pg, "COMMIT"));
+    PQfinish(pg);
+    for (int i = 0; i < 2; i++)
+        pthread_join(jobs[i].thread, NULL);
+    printf("# round %d: %ld and %ld\n", round, jobs[0].status, jobs[1].status);
+    T_CHECK((jobs[0].status == 204 && jobs[1].status == 409) ||
+            (jobs[0].status == 409 && jobs[1].status == 204));
+    T_EQ_INT(admin_rows(), 1);
+    /* The survivor is the key whose delete was refused. */
+    if (jobs[0].status == 409)
+        snprintf(survivor, 128, "%s", new_key);
+    T_EQ_INT(status_of("GET", "/apikeys?limit=1", survivor, NULL), 200);
+    return true;
+}
+
+/* Two deletes of the last two admin keys at once, on two instances: one wins,
+ * one is 409.  The test holds a KEY SHARE lock on the admin rows (which does
+ * not stop authentication from marking a key used), so both deletes are
+ * waiting in the database before it lets them go together. */
+static void test_last_admin_under_concurrency(void)
+{
+    struct th_server second;
+    bool up = th_server_start(&second, db.url, NULL, true);
+    T_CHECK(up);
+    char survivor[128]; /* the secret of the one admin key left */
+    snprintf(survivor, sizeof survivor, "%s", ADMIN);
+    for (int round = 0; up && round < 3; round++)
+        T_CHECK(race_round(&second, round, survivor));
+    T_EQ_INT(th_server_stop(&second), 0);
+}
+
 /* SIGTERM ends allotd with status 0 (under AddressSanitizer: no leak). */
 static void test_server_stops_cleanly(void)
 {
@@ -398,6 +569,9 @@ int main(void)
     T_RUN(test_delete);
     T_RUN(test_unknown_key_not_logged);
     T_RUN(test_admin_key_once_across_restarts);
+    T_RUN(test_get);
+    T_RUN(test_last_admin_kept);
+    T_RUN(test_last_admin_under_concurrency);
     T_RUN(test_server_stops_cleanly);
     th_db_drop(&db);
     return t_done();

@@ -1,10 +1,16 @@
 /* The HTTP layer as a client sees it: routing (404, 405 + Allow, HEAD),
  * correlation ids, authentication and roles, body limits, content types,
  * malformed bodies, the shape of every error, /health, /ready and /metrics. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "tharness.h"
 
@@ -334,8 +340,96 @@ static void test_declared_too_large_413(void)
     check_healthy();
 }
 
-static void test_chunked_too_large_413(void)
+/* A raw connection to the server (for what curl will not send). */
+static int raw_connect(void)
 {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)srv.port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+/* Reads what the server answers until it closes (or deadline_s passes). */
+static size_t raw_read_all(int fd, char *out, size_t cap, int deadline_s)
+{
+    size_t len = 0;
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long left_ms = deadline_s * 1000L - ((now.tv_sec - t0.tv_sec) * 1000L +
+                                             (now.tv_nsec - t0.tv_nsec) / 1000000L);
+        if (left_ms <= 0)
+            break;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, (int)left_ms) <= 0)
+            break;
+        ssize_t n = recv(fd, out + len, cap - 1 - len, 0);
+        if (n <= 0)
+            break;
+        len += (size_t)n;
+        if (len == cap - 1)
+            break;
+    }
+    out[len] = '\0';
+    return len;
+}
+
+/* A chunked body is refused as soon as it passes 1 MiB: the connection is
+ * closed (no reply can be sent in the middle of a body), and the server does
+ * not read on.  Here one chunk declares 7FFFFFFFFFFFFFFF bytes and the client
+ * would send 64 MiB of it. */
+static void test_chunked_too_large_closed(void)
+{
+    int fd = raw_connect();
+    T_REQUIRE(fd >= 0);
+    const char *head = "POST /users HTTP/1.1\r\nHost: t\r\n"
+                       "Authorization: Bearer " TH_ADMIN_KEY "\r\n"
+                       "Content-Type: application/json\r\n"
+                       "X-Correlation-Id: chunk-flood-1\r\n"
+                       "Transfer-Encoding: chunked\r\n\r\n7FFFFFFFFFFFFFFF\r\n";
+    T_REQUIRE(send(fd, head, strlen(head), MSG_NOSIGNAL) == (ssize_t)strlen(head));
+    static char block[64 * 1024];
+    memset(block, ' ', sizeof block);
+    size_t sent = 0;
+    bool closed = false;
+    while (sent < 64u * MIB) {
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        if (poll(&p, 1, 10000) <= 0)
+            break; /* the server stopped reading and did not close: fails below */
+        if (p.revents & (POLLERR | POLLHUP)) {
+            closed = true;
+            break;
+        }
+        ssize_t n = send(fd, block, sizeof block, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            continue;
+        if (n <= 0) {
+            closed = true;
+            break;
+        }
+        sent += (size_t)n;
+    }
+    printf("# the server closed after %zu KiB\n", sent / 1024);
+    T_CHECK(closed);
+    T_CHECK(sent < 16u * MIB); /* 1 MiB and what the sockets' buffers hold */
+    close(fd);
+    /* The access line says what happened. */
+    bool logged = false;
+    for (int i = 0; i < 250 && !logged; i++) {
+        logged = th_log_contains(&srv, "the body passed the 1 MiB limit");
+        if (!logged)
+            nanosleep(&(struct timespec){.tv_nsec = 20000000}, NULL);
+    }
+    T_CHECK(logged);
+    T_CHECK(th_log_contains(&srv, "\"corrId\":\"chunk-flood-1\""));
+
+    /* The same with curl and a body just over the limit: no user is made. */
     size_t len = MIB + 4096;
     char *body = malloc(len);
     T_REQUIRE(body != NULL);
@@ -343,11 +437,111 @@ static void test_chunked_too_large_413(void)
     body[0] = '{';
     body[len - 1] = '}';
     struct th_resp r;
-    post_users(NULL, "Transfer-Encoding: chunked", body, len, &r);
-    check_error_body(&r, 413, "LICENSES-PayloadTooLarge", NULL);
+    const char *headers[] = {"Authorization: Bearer " TH_ADMIN_KEY,
+                             "Content-Type: application/json", "Transfer-Encoding: chunked", NULL};
+    th_req_full(&srv, "POST", "/users", headers, body, len, &r); /* curl sees the close */
+    T_CHECK(r.status == 0 || r.status == 413);
     th_resp_free(&r);
     free(body);
     T_EQ_INT(th_sql_long(db.url, "SELECT count(*) FROM users WHERE user_directory = 'BIG'"), 0);
+    check_healthy();
+}
+
+/* A query with hundreds of parameters used to end the connection without a
+ * reply (libmicrohttpd's memory pool ran out); now it is a 414 with the usual
+ * body, and so is a target over 8 KiB. */
+static void test_request_target_limits_414(void)
+{
+    char *path = malloc(16384);
+    T_REQUIRE(path != NULL);
+    size_t n = (size_t)snprintf(path, 16384, "/users?userDirectory=CORP");
+    for (int i = 0; i < 500; i++)
+        n += (size_t)snprintf(path + n, 16384 - n, "&p%d=v", i);
+    struct th_resp r;
+    T_CHECK(th_req(&srv, "GET", path, TH_ADMIN_KEY, NULL, &r));
+    check_error_body(&r, 414, "LICENSES-UriTooLong", NULL);
+    th_resp_free(&r);
+    /* Without a key too: the target is refused before anything else. */
+    T_CHECK(th_req(&srv, "GET", path, NULL, NULL, &r));
+    check_error_body(&r, 414, "LICENSES-UriTooLong", NULL);
+    th_resp_free(&r);
+    /* 64 parameters are taken (the unknown ones are ignored), 65 are not. */
+    n = (size_t)snprintf(path, 16384, "/users?limit=5");
+    for (int i = 1; i < 64; i++)
+        n += (size_t)snprintf(path + n, 16384 - n, "&p%d=v", i);
+    T_CHECK(th_req(&srv, "GET", path, TH_ADMIN_KEY, NULL, &r));
+    T_STATUS(r, 200);
+    th_resp_free(&r);
+    snprintf(path + n, 16384 - n, "&p64=v");
+    T_CHECK(th_req(&srv, "GET", path, TH_ADMIN_KEY, NULL, &r));
+    check_error_body(&r, 414, "LICENSES-UriTooLong", NULL);
+    th_resp_free(&r);
+    /* A long target. */
+    n = (size_t)snprintf(path, 16384, "/users?userDirectory=");
+    memset(path + n, 'x', 9000);
+    path[n + 9000] = '\0';
+    T_CHECK(th_req(&srv, "GET", path, TH_ADMIN_KEY, NULL, &r));
+    check_error_body(&r, 414, "LICENSES-UriTooLong", NULL);
+    th_resp_free(&r);
+    free(path);
+    check_healthy();
+}
+
+/* %00 would cut a path or a value short: /users/<id>%00junk answered the user. */
+static void test_nul_in_target_400(void)
+{
+    struct th_resp r;
+    T_CHECK(th_req(&srv, "POST", "/users", TH_ADMIN_KEY,
+                   "{\"userDirectory\":\"NUL\",\"userId\":\"n1\"}", &r));
+    T_STATUS(r, 201);
+    char id[64], path[256];
+    snprintf(id, sizeof id, "%s", th_str(&r, "id"));
+    th_resp_free(&r);
+    snprintf(path, sizeof path, "/users/%s%%00junk", id);
+    T_CHECK(th_req(&srv, "GET", path, TH_ADMIN_KEY, NULL, &r));
+    check_error_body(&r, 400, "LICENSES-BadRequest", NULL);
+    th_resp_free(&r);
+    T_CHECK(th_req(&srv, "DELETE", path, TH_ADMIN_KEY, NULL, &r));
+    check_error_body(&r, 400, "LICENSES-BadRequest", NULL);
+    th_resp_free(&r);
+    T_EQ_INT(th_sql_longf(db.url, "SELECT count(*) FROM users WHERE id = '%s'", id), 1);
+    /* In a query value: the parameter is named. */
+    T_CHECK(th_req(&srv, "GET", "/users?userDirectory=NUL%00x", TH_ADMIN_KEY, NULL, &r));
+    check_error_body(&r, 400, "LICENSES-BadRequest", "userDirectory");
+    th_resp_free(&r);
+    /* The plain forms still work. */
+    snprintf(path, sizeof path, "/users/%s", id);
+    T_CHECK(th_req(&srv, "GET", path, TH_ADMIN_KEY, NULL, &r));
+    T_STATUS(r, 200);
+    th_resp_free(&r);
+    T_CHECK(th_req(&srv, "GET", "/users?userDirectory=NUL", TH_ADMIN_KEY, NULL, &r));
+    T_STATUS(r, 200);
+    T_EQ_INT(json_array_size(json_object_get(r.json, "data")), 1);
+    th_resp_free(&r);
+}
+
+/* A method that is not UTF-8 still leaves a whole access line: the method
+ * escaped, the status. */
+static void test_method_not_utf8_logged(void)
+{
+    int fd = raw_connect();
+    T_REQUIRE(fd >= 0);
+    const char req[] = "\xff\xfeGET /health HTTP/1.1\r\nHost: t\r\n"
+                       "X-Correlation-Id: bad-method-1\r\nConnection: close\r\n\r\n";
+    T_REQUIRE(send(fd, req, sizeof req - 1, MSG_NOSIGNAL) == (ssize_t)(sizeof req - 1));
+    char reply[4096];
+    raw_read_all(fd, reply, sizeof reply, 10);
+    close(fd);
+    T_CHECK(strncmp(reply, "HTTP/1.1 405", 12) == 0);
+    bool logged = false;
+    for (int i = 0; i < 250 && !logged; i++) {
+        logged = th_log_contains(&srv, "\"method\":\"\\\\xff\\\\xfeGET\",\"path\":\"/health\","
+                                       "\"status\":405");
+        if (!logged)
+            nanosleep(&(struct timespec){.tv_nsec = 20000000}, NULL);
+    }
+    T_CHECK(logged);
+    T_CHECK(th_log_contains(&srv, "\"corrId\":\"bad-method-1\""));
     check_healthy();
 }
 
@@ -496,7 +690,10 @@ int main(void)
     T_RUN(test_public_endpoints);
     T_RUN(test_metrics);
     T_RUN(test_declared_too_large_413);
-    T_RUN(test_chunked_too_large_413);
+    T_RUN(test_chunked_too_large_closed);
+    T_RUN(test_request_target_limits_414);
+    T_RUN(test_nul_in_target_400);
+    T_RUN(test_method_not_utf8_logged);
     T_RUN(test_exactly_limit_not_413);
     T_RUN(test_media_type);
     T_RUN(test_malformed_bodies_400);

@@ -212,7 +212,9 @@ static void test_conversion_without_backend(void)
         struct th_server reaper;
         T_REQUIRE(tl_site_add_server(&site, &reaper,
                                      (const char *const[]){"ALLOT_REAPER_INTERVAL=1s", NULL}));
-        tl_sleep_ms(1500);
+        T_CHECK(th_wait_sql(site.db.url, 0, 15, "SELECT (SELECT count(*) FROM allocations WHERE"
+                            " type = 'user') + (SELECT count(*) FROM login_passes) +"
+                            " (SELECT count(*) FROM sessions WHERE ended_at IS NULL)"));
         T_EQ_INT(th_server_stop(&reaper), 0);
     }
     T_EQ_INT(q("SELECT count(*) FROM allocations WHERE type = 'user'"), 0);

@@ -300,10 +300,16 @@ static void test_idle_timeout(void)
     T_EQ_INT(tl_alloc(&site.srv, u, "professional", NULL, NULL, 0), 201);
     expect_access(u, "professional", idle);
     expect_access(u, "professional", busy);
-    for (int i = 0; i < 4; i++) {
-        tl_sleep_ms(900);
+    /* The busy one heartbeats every 0.5 s until the reaper has ended the idle
+     * one (its 2 s are up after the first few beats). */
+    bool ended = false;
+    for (int i = 0; i < 60 && !ended; i++) {
+        tl_sleep_ms(500);
         T_EQ_INT(heartbeat(busy, NULL), 200);
+        ended = q("SELECT count(*) FROM sessions WHERE id = '%s' AND ended_at IS NOT NULL",
+                  idle) == 1;
     }
+    T_CHECK(ended);
     struct th_resp r;
     get_session(idle, &r);
     T_CHECK(tl_time(r.json, "endedAt") > 0);

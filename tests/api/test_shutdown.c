@@ -164,7 +164,7 @@ static void test_port_taken_touches_nothing(void)
     T_REQUIRE(th_server_start(&site, db.url, env, true));
     T_CHECK(tl_apply(&site, &auth, "--professional", "1", NULL));
     struct th_resp r;
-    T_CHECK(th_req(&backend.http, "GET", "/v1/licenses/1000", NULL, NULL, &r));
+    T_CHECK(tl_backend_state(&backend, "1000", db.url, &r));
     long long syncs = tl_int(r.json, "syncCount");
     th_resp_free(&r);
     T_CHECK(syncs >= 1);
@@ -184,7 +184,7 @@ static void test_port_taken_touches_nothing(void)
     T_CHECK(text != NULL && strstr(text, "ALLOT_LISTEN") != NULL &&
             strstr(text, "in use") != NULL);
     free(text);
-    T_CHECK(th_req(&backend.http, "GET", "/v1/licenses/1000", NULL, NULL, &r));
+    T_CHECK(tl_backend_state(&backend, "1000", db.url, &r));
     T_EQ_INT(tl_int(r.json, "syncCount"), syncs);
     th_resp_free(&r);
     T_EQ_INT(th_sql_long(db.url, "SELECT count(*) FROM api_keys"), keys);

@@ -125,7 +125,7 @@ static void test_apply_syncs_at_once(void)
     T_EQ_INT(tl_time(r.json, "disabledAt"), tl_time(r.json, "lastVerifiedAt") + GRACE);
     th_resp_free(&r);
     /* The authority saw the sync. */
-    T_CHECK(th_req(&auth.http, "GET", "/v1/licenses/5150", NULL, NULL, &r));
+    T_CHECK(tl_backend_state(&auth, "5150", site.db.url, &r));
     T_STATUS(r, 200);
     T_CHECK(tl_int(r.json, "syncCount") >= 1);
     th_resp_free(&r);

@@ -83,6 +83,31 @@ long th_sql_longf(const char *url, const char *fmt, ...)
     return th_sql_long(url, sql);
 }
 
+static void sleep_ms(int ms);
+
+bool th_wait_sql(const char *url, long want, double deadline_s, const char *fmt, ...)
+{
+    char sql[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof sql, fmt, ap);
+    va_end(ap);
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        long got = th_sql_long(url, sql);
+        if (got == want)
+            return true;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        double waited = (double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
+        if (waited >= deadline_s) {
+            printf("# waited %.1f s for %ld from: %s (last: %ld)\n", waited, want, sql, got);
+            return false;
+        }
+        sleep_ms(50);
+    }
+}
+
 void th_db_create(struct th_db *db)
 {
     const char *url = admin_url();
@@ -340,6 +365,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ctx)
     header_value(p, len, "Allow", r->allow, sizeof r->allow);
     header_value(p, len, "Retry-After", r->retry_after, sizeof r->retry_after);
     header_value(p, len, "Content-Type", r->content_type, sizeof r->content_type);
+    header_value(p, len, "Cache-Control", r->cache_control, sizeof r->cache_control);
     size_t used = strlen(r->headers);
     if (used + len < sizeof r->headers) {
         memcpy(r->headers + used, p, len);
@@ -370,8 +396,13 @@ bool th_req_full(const struct th_server *s, const char *method, const char *path
     CURL *c = curl_easy_init();
     if (c == NULL)
         return false;
-    char url[1024];
-    snprintf(url, sizeof url, "%s%s", s->base, path);
+    size_t url_len = strlen(s->base) + strlen(path) + 1;
+    char *url = malloc(url_len);
+    if (url == NULL) {
+        curl_easy_cleanup(c);
+        return false;
+    }
+    snprintf(url, url_len, "%s%s", s->base, path);
     struct curl_slist *hl = NULL;
     for (size_t i = 0; headers != NULL && headers[i] != NULL; i++)
         hl = curl_slist_append(hl, headers[i]);
@@ -401,6 +432,7 @@ bool th_req_full(const struct th_server *s, const char *method, const char *path
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
     curl_slist_free_all(hl);
     curl_easy_cleanup(c);
+    free(url);
     out->body = sink.data;
     out->body_len = sink.len;
     if (sink.data != NULL && sink.len > 0) {

@@ -31,6 +31,12 @@ long th_sql_long(const char *url, const char *sql);
 /* th_sql_long of SQL made from a printf format. */
 long th_sql_longf(const char *url, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Polls SQL made from a printf format (every 50 ms) until its first column
+ * is want, for at most deadline_s seconds: for a state a background job
+ * (the reaper, a sync) brings about.  True when it got there. */
+bool th_wait_sql(const char *url, long want, double deadline_s, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* A running allotd. */
 struct th_server {
     pid_t pid;
@@ -76,6 +82,7 @@ struct th_resp {
     char retry_after[32];
     char content_type[128];
     char headers[4096];  /* every header line received, as received (capped) */
+    char cache_control[64];
 };
 /* key NULL = no Authorization; body NULL = none (Content-Type JSON when given). */
 bool th_req(const struct th_server *s, const char *method, const char *path, const char *key,

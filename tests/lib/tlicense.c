@@ -438,20 +438,31 @@ void tl_backend_use_tls(struct tl_backend *b, const char *cert_path, const char 
 
 bool tl_backend_start(struct tl_backend *b, const char *key_path)
 {
+    return tl_backend_start_with(b, key_path, NULL);
+}
+
+bool tl_backend_start_with(struct tl_backend *b, const char *key_path, const char *const *extra)
+{
     char listen[64];
     snprintf(listen, sizeof listen, "127.0.0.1:%d", b->http.port);
+    const char *args[32] = {"allot-authority", "serve", "--key", key_path, "--listen", listen,
+                            "--state-dir", b->dir};
+    size_t n = 8;
+    if (b->tls_cert[0] != '\0') {
+        args[n++] = "--tls-cert";
+        args[n++] = b->tls_cert;
+        args[n++] = "--tls-key";
+        args[n++] = b->tls_key;
+    }
+    for (size_t i = 0; extra != NULL && extra[i] != NULL && n < 31; i++)
+        args[n++] = extra[i];
+    args[n] = NULL;
     fflush(stdout);
     b->pid = fork();
     if (b->pid == 0) {
         int fd = open(b->log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
         dup2(fd, 2);
-        if (b->tls_cert[0] != '\0')
-            execl(authority_bin(), "allot-authority", "serve", "--key", key_path, "--listen",
-                  listen, "--state-dir", b->dir, "--tls-cert", b->tls_cert, "--tls-key", b->tls_key,
-                  (char *)NULL);
-        else
-            execl(authority_bin(), "allot-authority", "serve", "--key", key_path, "--listen",
-                  listen, "--state-dir", b->dir, (char *)NULL);
+        execv(authority_bin(), (char *const *)(void *)args);
         _exit(127);
     }
     for (int i = 0; i < 200; i++) { /* up to 10 s */
@@ -464,6 +475,18 @@ bool tl_backend_start(struct tl_backend *b, const char *key_path)
     }
     printf("# allot-authority serve did not answer; its log: %s\n", b->log_path);
     return false;
+}
+
+bool tl_backend_state(const struct tl_backend *b, const char *number, const char *site_db_url,
+                      struct th_resp *out)
+{
+    char *key = th_sql(site_db_url, "SELECT license_key FROM license_document");
+    char path[96], auth[8192];
+    snprintf(path, sizeof path, "/v1/licenses/%s", number);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", key != NULL ? key : "");
+    free(key);
+    const char *headers[] = {auth, NULL};
+    return th_req_full(&b->http, "GET", path, headers, NULL, 0, out);
 }
 
 int tl_backend_stop(struct tl_backend *b)

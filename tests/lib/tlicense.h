@@ -60,8 +60,14 @@ void tl_backend_use_tls(struct tl_backend *b, const char *cert_path, const char 
                         const char *ca_path);
 /* Starts it with the authority key at key_path; waits until it answers. */
 bool tl_backend_start(struct tl_backend *b, const char *key_path);
+/* The same with more arguments of `serve` (NULL-terminated, may be NULL). */
+bool tl_backend_start_with(struct tl_backend *b, const char *key_path, const char *const *extra);
 /* SIGTERM and wait; its exit status (0 expected), -1 when it had to be killed. */
 int tl_backend_stop(struct tl_backend *b);
+/* GET /v1/licenses/NUMBER of the backend, with the license key that the site
+ * on site_db_url holds as the Bearer (the authority shows a state only to it). */
+bool tl_backend_state(const struct tl_backend *b, const char *number, const char *site_db_url,
+                      struct th_resp *out);
 /* Stops it if it runs, removes its state, and its log unless a test failed
  * (then the log's path is printed). */
 void tl_backend_remove(struct tl_backend *b);

@@ -51,6 +51,11 @@ static void test_defaults(void)
     T_CHECK(c.admin_key == NULL);
     T_CHECK(c.authority_url == NULL); /* none: offline */
     T_CHECK(c.authority_public_key == NULL);
+    /* What one client may hold (issue 11). */
+    T_EQ_INT(c.max_connections_per_address, 128);
+    T_EQ_INT(c.header_timeout, 10);
+    T_EQ_INT(c.body_timeout, 30);
+    T_EQ_INT(c.body_memory_mb, 64);
     config_free(&c);
 }
 

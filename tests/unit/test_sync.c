@@ -525,7 +525,12 @@ static void check_refusals(long port, const char *bearer)
         {"DELETE", "/v1/licenses/42", NULL, NULL, NULL, 405},
         {"GET", "/v1/licenses/x42/sync", NULL, NULL, NULL, 404},
         {"GET", "/", NULL, NULL, NULL, 404},
-        {"GET", "/v1/licenses/77", NULL, NULL, NULL, 404}, /* nothing recorded */
+        /* The state needs the license's key; every refusal reads alike. */
+        {"GET", "/v1/licenses/77", NULL, NULL, NULL, 401},
+        {"GET", "/v1/licenses/77", bearer, NULL, NULL, 401}, /* a key of 42 */
+        {"GET", "/v1/licenses/42", NULL, NULL, NULL, 401},
+        {"GET", "/v1/licenses/42", forged, NULL, NULL, 401},
+        {"GET", "/v1/licenses/42", key42_k2, NULL, NULL, 401},
     };
     struct http_reply r;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -538,6 +543,14 @@ static void check_refusals(long port, const char *bearer)
     }
     http(port, "POST", sync, bearer, NULL, extra, &r);
     T_CHECK(strstr(r.body, "extra") != NULL); /* the 400 names the member */
+    /* An unknown number is answered exactly like a wrong key. */
+    http(port, "GET", "/v1/licenses/77", bearer, NULL, NULL, &r);
+    char unknown[256];
+    snprintf(unknown, sizeof unknown, "%.200s", r.body);
+    http(port, "GET", "/v1/licenses/42", key42_k2, NULL, NULL, &r);
+    T_EQ_STR(r.body, unknown);
+    http(port, "GET", "/v1/licenses/42", NULL, NULL, NULL, &r);
+    T_EQ_STR(r.body, unknown);
     free(good);
     free(extra);
     free(badnonce);
@@ -577,7 +590,7 @@ static void test_authority_serve(void)
     sync_reply_free(&rep);
     check_refusals(port, bearer);
     struct http_reply r;
-    http(port, "GET", "/v1/licenses/42", NULL, NULL, NULL, &r);
+    http(port, "GET", "/v1/licenses/42", bearer, NULL, NULL, &r);
     T_EQ_INT(r.status, 200);
     T_CHECK(strstr(r.body, "\"syncCount\":1") != NULL);
     T_CHECK(strstr(r.body, "\"site\":\"hub-1.example.com\"") != NULL);
@@ -594,7 +607,7 @@ static void test_authority_serve(void)
     sync42(port, bearer, pub, &rep);
     T_CHECK(rep.definition != NULL && strcmp(rep.definition, key2) == 0);
     sync_reply_free(&rep);
-    http(port, "GET", "/v1/licenses/42", NULL, NULL, NULL, &r);
+    http(port, "GET", "/v1/licenses/42", bearer, NULL, NULL, &r);
     T_CHECK(strstr(r.body, "\"syncCount\":2") != NULL);
 
     /* revoke while serving counts at the next sync; --undo lifts it. */
