@@ -4,6 +4,36 @@
 -- session: license_* (the license is no longer in order), no_access_type
 -- (a login window or capacity block ran out and none is left, or the
 -- conversion date ended the token passes).
+--
+-- The usual beat only records activity: the session is active, not idle,
+-- has paid for now (its login window or capacity block runs, or it is on an
+-- allocation), and the license is in order.  That beat touches the
+-- session's row alone (a HOT update: no index covers last_activity), and
+-- allotd sends the usual beats of many sessions in one statement
+-- (engine.session_beats).
+CREATE FUNCTION engine.beat_only_records(x sessions, g license, p_now timestamptz, p_idle bigint)
+RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN x.ended_at IS NULL AND x.paid_until > p_now
+       AND x.last_activity > p_now - p_idle * interval '1 second'
+       AND engine.license_status(g, p_now) = 'ok';
+
+-- The usual beats of several sessions (allotd batches concurrent heartbeats):
+-- a row for each session whose beat only records activity, with its place n
+-- in p_sessions; the others are left for engine.session_heartbeat.
+CREATE FUNCTION engine.session_beats(p_sessions uuid[], p_now timestamptz, p_idle bigint)
+RETURNS TABLE (reply engine.session_reply, n bigint)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    WITH beat AS (
+        UPDATE sessions x SET last_activity = p_now
+          FROM license g, unnest(p_sessions) WITH ORDINALITY AS b(sid, n)
+         WHERE x.id = b.sid AND engine.beat_only_records(x, g, p_now, p_idle)
+        RETURNING x, b.n)
+    SELECT engine.session_reply('ok', beat.x), beat.n FROM beat;
+END $$;
+
 CREATE FUNCTION engine.session_heartbeat(p_session uuid, p_now timestamptz, p_idle bigint)
 RETURNS engine.session_reply LANGUAGE plpgsql AS $$
 DECLARE
@@ -14,14 +44,10 @@ DECLARE
     st text;
     v_paid timestamptz;
 BEGIN
-    -- The usual beat, in one statement that touches only the session's row:
-    -- active, not idle, paid for, and the license in order.  No index covers
-    -- last_activity, so this is a HOT update.
+    -- The usual beat, in one statement that touches only the session's row.
     UPDATE sessions x SET last_activity = p_now
       FROM license g
-     WHERE x.id = p_session AND x.ended_at IS NULL AND x.paid_until > p_now
-       AND x.last_activity > p_now - p_idle * interval '1 second'
-       AND engine.license_status(g, p_now) = 'ok'
+     WHERE x.id = p_session AND engine.beat_only_records(x, g, p_now, p_idle)
     RETURNING x.* INTO s;
     IF s.id IS NOT NULL THEN
         RETURN engine.session_reply('ok', s);

@@ -37,7 +37,16 @@ DECLARE
     v_rule uuid;
     v_pass uuid;
     v_paid timestamptz := 'infinity';
+    usual engine.session_reply;
 BEGIN
+    -- The usual start (engine.session_starts) first; the rest below.
+    IF p_user IS NOT NULL THEN
+        SELECT (b.reply).* INTO usual FROM engine.session_starts(ARRAY[p_user], p_now) b;
+        IF usual.id IS NOT NULL THEN
+            RETURN usual;
+        END IF;
+    END IF;
+
     -- The user's row, locked, with the start counted at once: most starts
     -- are granted (a refusal takes it back below).
     IF p_user IS NOT NULL THEN

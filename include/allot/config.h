@@ -29,6 +29,7 @@ struct config {
     int64_t body_timeout;        /* seconds to send a whole body after the head */
     int64_t body_memory_mb;      /* MiB all bodies in flight may hold */
     int64_t db_pool_size;
+    int64_t db_batch;            /* calls one batched statement may decide */
     int64_t db_acquire_timeout_ms;
     int64_t db_statement_timeout_ms;
     int64_t db_connect_timeout;  /* seconds */

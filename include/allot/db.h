@@ -46,6 +46,7 @@ struct db_pool_options {
     int statement_timeout_ms;
     int connect_timeout_s;
     const char *application_name;
+    int batch_max; /* calls a batch may hold (db_batched); below 2: no batching */
 };
 
 struct db_pool *db_pool_new(const struct db_pool_options *opt);
@@ -78,6 +79,17 @@ PGconn *db_pg(struct db_conn *c);
 /* One statement on a pooled connection, outside an explicit transaction. */
 enum db_status db_query(struct db_pool *p, const struct db_stmt *stmt, int nparams,
                         const char *const *params, PGresult **res);
+
+/* One call of a batched decision (src/db/batch.c): concurrent calls of the
+ * statement share one round trip and one transaction.  The statement takes
+ * $1 the calls' keys (a text array literal of them is sent), $2 now, and
+ * nextra more parameters that are the same for every call; it answers a row
+ * per call it decided, whose last column is the call's place in $1 (from 1).
+ * On DB_OK *out is this call's row alone (PQclear it), or NULL when the
+ * batch did not decide it (or the pool does not batch): run the single
+ * statement then. */
+enum db_status db_batched(struct db_pool *p, const struct db_stmt *stmt, const char *key,
+                          const char *now, int nextra, const char *const *extra, PGresult **out);
 
 enum db_isolation { DB_READ_COMMITTED, DB_REPEATABLE_READ, DB_SERIALIZABLE };
 

@@ -59,6 +59,7 @@ int app_init(struct app *a, const struct config *cfg)
         .statement_timeout_ms = (int)cfg->db_statement_timeout_ms,
         .connect_timeout_s = (int)cfg->db_connect_timeout,
         .application_name = "allotd",
+        .batch_max = (int)cfg->db_batch,
     };
     a->pool = db_pool_new(&opt);
     a->metrics = metrics_new();

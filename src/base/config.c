@@ -73,6 +73,8 @@ static const struct var vars[] = {
      "MiB that all request bodies in flight may hold together"},
     {"ALLOT_DB_POOL_SIZE", K_INT, "8", 1, 200, OFF(db_pool_size),
      "PostgreSQL connections held by this process"},
+    {"ALLOT_DB_BATCH", K_INT, "32", 1, 256, OFF(db_batch),
+     "concurrent heartbeats and session starts one statement may decide together (1: none)"},
     {"ALLOT_DB_ACQUIRE_TIMEOUT_MS", K_INT, "2000", 1, 60000, OFF(db_acquire_timeout_ms),
      "how long a request waits for a free database connection before 503"},
     {"ALLOT_DB_STATEMENT_TIMEOUT_MS", K_INT, "10000", 100, 600000, OFF(db_statement_timeout_ms),

@@ -5,7 +5,7 @@
  * acquire, so allotd recovers from a database restart without restarting.
  * While connecting fails, acquires answer DB_UNAVAILABLE at once for a short
  * while instead of each waiting for the connect timeout. */
-#include "allot/db.h"
+#include "db/internal.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -43,6 +43,7 @@ struct db_pool {
     int size, in_use, waiting;
     uint64_t acquire_timeouts;
     int64_t connect_failed_at_ms; /* 0 = the last attempt succeeded */
+    struct db_batcher *batcher;   /* NULL: no batching */
 };
 
 static int64_t now_ms(void)
@@ -84,6 +85,10 @@ struct db_pool *db_pool_new(const struct db_pool_options *opt)
         p->conns[i].next_free = p->free_list;
         p->free_list = &p->conns[i];
     }
+    /* Batches take at most half the connections: the rest serve the calls
+     * a batch leaves and every other request. */
+    if (opt->batch_max > 1)
+        p->batcher = db_batcher_new(p, opt->batch_max, p->size / 2 > 0 ? p->size / 2 : 1);
     return p;
 }
 
@@ -100,6 +105,7 @@ void db_pool_free(struct db_pool *p)
 {
     if (p == NULL)
         return;
+    db_batcher_free(p->batcher);
     for (int i = 0; i < p->size; i++) {
         conn_close(&p->conns[i]);
         free(p->conns[i].prepared);
@@ -217,6 +223,11 @@ void db_release(struct db_pool *p, struct db_conn *c)
     pthread_mutex_unlock(&p->lock);
 }
 
+struct db_batcher *db_pool_batcher(struct db_pool *p)
+{
+    return p->batcher;
+}
+
 void db_pool_stats(struct db_pool *p, struct db_pool_stats *out)
 {
     pthread_mutex_lock(&p->lock);
@@ -327,6 +338,9 @@ enum db_status db_exec(struct db_conn *c, const struct db_stmt *stmt, int nparam
     if (s == DB_ERROR)
         log_error(NULL, "statement %s failed: SQLSTATE %s: %s", stmt->name, c->sqlstate,
                   c->error);
+    else if (s == DB_INVALID)
+        log_warn(NULL, "statement %s: the database refused a value: SQLSTATE %s: %s", stmt->name,
+                 c->sqlstate, c->error);
     if (s == DB_OK && res != NULL)
         *res = r;
     else

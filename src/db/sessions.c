@@ -18,6 +18,16 @@ static const struct db_stmt q_heartbeat = {
     .name = "session_heartbeat",
     .sql = "SELECT " SESSION_COLUMNS ", r.license_changed"
            " FROM engine.session_heartbeat($1, $2, $3) r"};
+/* The usual beats of concurrent heartbeats, in one statement (db_batched). */
+static const struct db_stmt q_beats = {
+    .name = "session_beats",
+    .sql = "SELECT " SESSION_COLUMNS ", r.license_changed, b.n"
+           " FROM engine.session_beats($1::uuid[], $2, $3) b, LATERAL (SELECT (b.reply).*) r"};
+/* The usual starts of concurrent session starts, in one statement. */
+static const struct db_stmt q_starts = {
+    .name = "session_starts",
+    .sql = "SELECT " SESSION_COLUMNS ", r.license_changed, b.n"
+           " FROM engine.session_starts($1::uuid[], $2) b, LATERAL (SELECT (b.reply).*) r"};
 static const struct db_stmt q_end = {
     .name = "session_end", .sql = "SELECT " SESSION_COLUMNS " FROM engine.session_end($1, $2) r"};
 static const struct db_stmt q_get = {
@@ -48,6 +58,11 @@ static const struct db_stmt q_reap = {.name = "reap", .sql = "SELECT engine.reap
 enum db_status db_session_start(struct db_pool *p, const char *user, const char *directory,
                                 const char *user_id, const char *now, PGresult **out)
 {
+    if (user != NULL) {
+        enum db_status s = db_batched(p, &q_starts, user, now, 0, NULL, out);
+        if (s != DB_OK || *out != NULL)
+            return s;
+    }
     const char *params[] = {user, directory, user_id, now};
     return db_one_row(p, &q_start, 4, params, out);
 }
@@ -55,6 +70,10 @@ enum db_status db_session_start(struct db_pool *p, const char *user, const char 
 enum db_status db_session_heartbeat(struct db_pool *p, const char *id, const char *now,
                                     const char *idle_seconds, PGresult **out)
 {
+    const char *extra[] = {idle_seconds};
+    enum db_status s = db_batched(p, &q_beats, id, now, 1, extra, out);
+    if (s != DB_OK || *out != NULL)
+        return s;
     const char *params[] = {id, now, idle_seconds};
     return db_one_row(p, &q_heartbeat, 3, params, out);
 }
