@@ -117,7 +117,7 @@ static int64_t ensure_admin_key(struct app *a, void *arg)
     bool *done = arg;
     if (*done)
         return 3600 * 1000;
-    enum db_status s = app_schema_ready(a) ? auth_ensure_admin_key(a, a->cfg->admin_key)
+    enum db_status s = db_schema_ready(a) ? auth_ensure_admin_key(a, a->cfg->admin_key)
                                            : DB_UNAVAILABLE;
     if (s == DB_OK) {
         *done = true;
@@ -143,7 +143,7 @@ static void on_notify(const char *channel, void *arg)
     if (channel == NULL || strcmp(channel, "allot_apikeys") == 0)
         auth_cache_clear(a->auth);
     if (channel != NULL && strcmp(channel, "allot_engine") == 0)
-        app_schema_changed(a);
+        db_schema_changed(a);
 }
 
 /* Why the console is not served, logged once allotd serves ("" when it is). */
@@ -238,7 +238,7 @@ static int serve(struct app *app, struct http_tls *tls, struct http_server *serv
     static const char *const channels[] = {"allot_license", "allot_apikeys", "allot_engine", NULL};
     app->license_cache = api_license_cache_new();
     app->listener = db_listener_start(cfg->database_url, channels, on_notify, app);
-    if (!app_schema_ready(app))
+    if (!db_schema_ready(app))
         log_warn(NULL, "the database is unreachable or its schema is not current (this allotd "
                  "needs version %d); requests get 503 until `allotd migrate` has run",
                  db_schema_expected());
@@ -301,7 +301,9 @@ static int cmd_serve(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
 
     struct app app;
-    if (app_init(&app, &cfg) != 0) {
+    struct db_pool_options pool = db_pool_options_of(&cfg, (int)cfg.db_pool_size, "allotd");
+    if (app_init(&app, &cfg) != 0 || (app.pool = db_pool_new(&pool)) == NULL ||
+        (app.auth = auth_cache_new()) == NULL) {
         fprintf(stderr, "allotd: out of memory\n");
         return 1;
     }
@@ -313,7 +315,8 @@ static int cmd_serve(void)
     int rc = 2;
     if (load_files(&app, &tls)) {
         char err[512];
-        struct http_server *server = http_server_bind(&app, tls, err, sizeof err);
+        struct http_service svc = {api_routes, api_routes_count, auth_check};
+        struct http_server *server = http_server_bind(&app, &svc, tls, err, sizeof err);
         if (server == NULL) {
             fprintf(stderr, "allotd: %s\n", err);
             rc = 1;
@@ -323,6 +326,8 @@ static int cmd_serve(void)
     }
     http_tls_free(tls);
     api_console_free(app.console);
+    auth_cache_free(app.auth);
+    db_pool_free(app.pool);
     app_free(&app);
     config_free(&cfg);
     curl_global_cleanup();

@@ -15,7 +15,12 @@
 
 struct app;
 
-/* Handlers, referenced by the route table (src/http/routes.c). */
+/* The route table of allotd (src/api/routes.c): every path it serves, who
+ * may call it, and whether it reads a JSON body. */
+extern const struct http_route api_routes[];
+extern const size_t api_routes_count;
+
+/* Handlers, referenced by the route table. */
 void api_health(struct http_request *r);
 void api_ready(struct http_request *r);
 void api_metrics(struct http_request *r);

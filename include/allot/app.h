@@ -55,13 +55,7 @@ struct app {
 int app_init(struct app *a, const struct config *cfg);
 void app_free(struct app *a);
 
-/* True when the schema is current and the database runs this allotd's
- * engine; logs what to run when it is not. */
-bool app_schema_ready(struct app *a);
-/* The engine was replaced (NOTIFY allot_engine): check again. */
-void app_schema_changed(struct app *a);
-/* Loads the cursor key if needed; false when the database is unreachable. */
-enum db_status app_cursor_key(struct app *a, const unsigned char **key);
+
 
 /* Loads ALLOT_AUTHORITY_PUBLIC_KEY; false with one line naming it. */
 bool app_load_authority_key(struct app *a, char *err, size_t errlen);

@@ -7,25 +7,20 @@
 #include <stddef.h>
 
 #include "allot/db.h"
+#include "allot/http.h"
 
 struct app;
 
 #define AUTH_CACHE_SECONDS 5
-#define AUTH_KEY_ID_LEN 40
-
-enum auth_result { AUTH_OK, AUTH_UNKNOWN, AUTH_UNAVAILABLE };
 
 struct auth_cache *auth_cache_new(void);
 void auth_cache_free(struct auth_cache *c);
 /* Forgets every cached key (after a key is deleted on this process). */
 void auth_cache_clear(struct auth_cache *c);
 
-enum auth_result auth_check(struct app *a, const char *secret, unsigned *role,
-                            char key_id[AUTH_KEY_ID_LEN]);
-
-/* Role names: "admin", "auditor", "proxy". */
-const char *auth_role_name(unsigned role);
-unsigned auth_role_parse(const char *name); /* 0 when unknown */
+/* The http_authenticate_fn of allotd's service (http.h). */
+enum http_auth auth_check(struct app *a, const char *secret, unsigned *role,
+                          char key_id[HTTP_KEY_ID_LEN]);
 
 /* A new random secret: "allot_" + 43 base64url characters (256 bits). */
 void auth_new_secret(char out[64]);

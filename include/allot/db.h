@@ -50,6 +50,10 @@ struct db_pool_options {
 };
 
 struct db_pool *db_pool_new(const struct db_pool_options *opt);
+/* allotd's pool options from its configuration (ALLOT_DATABASE_URL and the
+ * ALLOT_DB_* variables), for a pool of `size` connections named `name`. */
+struct config;
+struct db_pool_options db_pool_options_of(const struct config *cfg, int size, const char *name);
 void db_pool_free(struct db_pool *p);
 
 /* Connections are opened lazily; a broken one is reopened at the next acquire. */
@@ -142,6 +146,18 @@ int db_engine_current(struct db_conn *c);
 /* Internal to db_migrate: applies the engine on a connection that holds the
  * migration lock.  0 unchanged, 1 applied, -1 failed (logged). */
 int db_engine_apply(PGconn *pg);
+
+/* The server's state and the database (src/db/ready.c). */
+struct app;
+/* True when the schema is current and the database runs this allotd's
+ * engine; logs what to run when it is not.  Checks at most once a second,
+ * one thread at a time (the others answer false at once). */
+bool db_schema_ready(struct app *a);
+/* The engine was replaced (NOTIFY allot_engine): check again. */
+void db_schema_changed(struct app *a);
+/* Loads the cursor key of the lists if needed; DB_UNAVAILABLE when the
+ * database cannot be reached. */
+enum db_status db_cursor_key(struct app *a, const unsigned char **key);
 
 /* LISTEN: a thread with its own connection that calls fn(channel, arg) for
  * every notification on the channels, and fn(NULL, arg) whenever it loses or

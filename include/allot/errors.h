@@ -1,10 +1,10 @@
-/* Error registry: one enum generated from src/http/errors.def. */
+/* Error registry: one enum generated from allot/errors.def. */
 #ifndef ALLOT_ERRORS_H
 #define ALLOT_ERRORS_H
 
 enum http_error {
 #define ERR(name, status, type, message) HTTP_ERR_##name,
-#include "http/errors.def"
+#include "allot/errors.def"
 #undef ERR
     HTTP_ERR_COUNT_
 };

@@ -54,8 +54,23 @@ struct http_route {
     bool needs_body;     /* the route reads a JSON body */
 };
 
-extern const struct http_route http_routes[];
-extern const size_t http_routes_count;
+/* Role names: "admin", "auditor", "proxy"; 0 when unknown. */
+const char *http_role_name(unsigned role);
+unsigned http_role_parse(const char *name);
+
+/* Who calls: the key's role and id, from its secret (the Bearer). */
+#define HTTP_KEY_ID_LEN 40
+enum http_auth { HTTP_AUTH_OK, HTTP_AUTH_UNKNOWN, HTTP_AUTH_UNAVAILABLE };
+typedef enum http_auth (*http_authenticate_fn)(struct app *a, const char *secret,
+                                               unsigned *role, char key_id[HTTP_KEY_ID_LEN]);
+
+/* What a server serves: its route table and how it knows a key (the api
+ * layer gives both: api_routes and auth_check). */
+struct http_service {
+    const struct http_route *routes;
+    size_t nroutes;
+    http_authenticate_fn authenticate;
+};
 
 enum route_match {
     ROUTE_FOUND,
@@ -114,7 +129,8 @@ struct http_tls;
  * caller can start what handlers need first.  tls (NULL: plain HTTP) stays
  * the caller's, to reload and to free after http_server_stop.  NULL with one
  * line naming ALLOT_LISTEN in err. */
-struct http_server *http_server_bind(struct app *a, struct http_tls *tls, char *err,
+struct http_server *http_server_bind(struct app *a, const struct http_service *service,
+                                     struct http_tls *tls, char *err,
                                      size_t errlen);
 /* Starts libmicrohttpd (internal thread pool, epoll) on the bound socket. */
 bool http_server_start(struct http_server *s, char *err, size_t errlen);

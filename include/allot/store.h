@@ -60,6 +60,18 @@ enum db_status db_definition_apply(struct db_pool *p, const char *now, const cha
                                    const char *definition, const char *verified_at,
                                    const char *revoked, PGresult **out);
 
+/* The sync, on the sync thread's own connection, which holds a session
+ * advisory lock for a whole sync (one instance syncs at a time).
+ * engine.sync_claim: a row (key, number, issued_at, last_verified_at,
+ * offline grace, site, assignments) or none; engine.sync_record's params:
+ * now, number, ok, error, verified_at, revoked, key, definition; it answers
+ * an outcome. */
+enum db_status db_sync_try_lock(struct db_conn *c, bool *got);
+void db_sync_unlock(struct db_conn *c);
+enum db_status db_sync_claim(struct db_conn *c, const char *now, const char *interval,
+                             const char *retry, bool force, PGresult **out);
+enum db_status db_sync_record(struct db_conn *c, const char *const params[8], PGresult **out);
+
 /* ---- allocations and rules (src/db/allocations.c) -------------------------- */
 enum db_status db_allocation_create(struct db_pool *p, const char *user, const char *type,
                                     const char *now, PGresult **out);

@@ -20,7 +20,7 @@ void api_apikeys_create(struct http_request *r)
     if (!api_body(r, create_spec, 2, v))
         return;
     const char *role = json_string_value(v[1]);
-    if (auth_role_parse(role) == 0) {
+    if (http_role_parse(role) == 0) {
         http_reply_error(r, HTTP_ERR_BAD_REQUEST, "role", "role must be admin, auditor or proxy");
         return;
     }

@@ -23,7 +23,7 @@
 struct cached_key {
     unsigned char digest[32];
     unsigned role;
-    char id[AUTH_KEY_ID_LEN];
+    char id[HTTP_KEY_ID_LEN];
     int64_t expires_ms; /* 0 = empty slot */
 };
 
@@ -58,24 +58,6 @@ void auth_cache_clear(struct auth_cache *c)
     memset(c->slots, 0, sizeof c->slots);
     c->generation++;
     pthread_mutex_unlock(&c->lock);
-}
-
-const char *auth_role_name(unsigned role)
-{
-    switch (role) {
-    case ROLE_ADMIN: return "admin";
-    case ROLE_AUDITOR: return "auditor";
-    case ROLE_PROXY: return "proxy";
-    default: return "unknown";
-    }
-}
-
-unsigned auth_role_parse(const char *name)
-{
-    if (strcmp(name, "admin") == 0) return ROLE_ADMIN;
-    if (strcmp(name, "auditor") == 0) return ROLE_AUDITOR;
-    if (strcmp(name, "proxy") == 0) return ROLE_PROXY;
-    return 0;
 }
 
 void auth_new_secret(char out[64])
@@ -127,11 +109,11 @@ static bool from_hex(const char *in, unsigned char *out, size_t n)
     return true;
 }
 
-enum auth_result auth_check(struct app *a, const char *secret, unsigned *role,
-                            char key_id[AUTH_KEY_ID_LEN])
+enum http_auth auth_check(struct app *a, const char *secret, unsigned *role,
+                            char key_id[HTTP_KEY_ID_LEN])
 {
     if (strlen(secret) > 256)
-        return AUTH_UNKNOWN;
+        return HTTP_AUTH_UNKNOWN;
     char lookup[17];
     unsigned char digest[32];
     auth_digest(secret, lookup, digest);
@@ -143,34 +125,34 @@ enum auth_result auth_check(struct app *a, const char *secret, unsigned *role,
     bool hit = slot->expires_ms > now && CRYPTO_memcmp(slot->digest, digest, 32) == 0;
     if (hit) {
         *role = slot->role;
-        memcpy(key_id, slot->id, AUTH_KEY_ID_LEN);
+        memcpy(key_id, slot->id, HTTP_KEY_ID_LEN);
     }
     unsigned long generation = c->generation;
     pthread_mutex_unlock(&c->lock);
     if (hit)
-        return AUTH_OK;
+        return HTTP_AUTH_OK;
 
     char id[40], role_name[16], hash_hex[65];
     enum db_status s = db_apikey_find(a->pool, lookup, id, role_name, hash_hex);
     if (s == DB_NOT_FOUND)
-        return AUTH_UNKNOWN;
+        return HTTP_AUTH_UNKNOWN;
     if (s != DB_OK)
-        return AUTH_UNAVAILABLE;
+        return HTTP_AUTH_UNAVAILABLE;
     unsigned char stored[32];
     if (!from_hex(hash_hex, stored, sizeof stored) || CRYPTO_memcmp(stored, digest, 32) != 0)
-        return AUTH_UNKNOWN;
-    *role = auth_role_parse(role_name);
-    snprintf(key_id, AUTH_KEY_ID_LEN, "%s", id);
+        return HTTP_AUTH_UNKNOWN;
+    *role = http_role_parse(role_name);
+    snprintf(key_id, HTTP_KEY_ID_LEN, "%s", id);
 
     pthread_mutex_lock(&c->lock);
     if (c->generation == generation) {
         memcpy(slot->digest, digest, 32);
         slot->role = *role;
-        memcpy(slot->id, key_id, AUTH_KEY_ID_LEN);
+        memcpy(slot->id, key_id, HTTP_KEY_ID_LEN);
         slot->expires_ms = now + AUTH_CACHE_SECONDS * 1000;
     }
     pthread_mutex_unlock(&c->lock);
-    return AUTH_OK;
+    return HTTP_AUTH_OK;
 }
 
 enum db_status auth_ensure_admin_key(struct app *a, const char *secret)

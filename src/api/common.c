@@ -140,7 +140,7 @@ bool api_page_parse(struct http_request *r, struct db_page *p)
     const char *cursor = http_query(r, "cursor");
     if (cursor != NULL) {
         const unsigned char *key;
-        enum db_status s = app_cursor_key(http_app(r), &key);
+        enum db_status s = db_cursor_key(http_app(r), &key);
         if (s != DB_OK) {
             api_reply_db(r, s);
             return false;
@@ -195,7 +195,7 @@ void api_reply_page(struct http_request *r, PGresult *res, const struct db_page 
     buf_lit(&body, "],\"links\":{\"next\":");
     if (n > p->limit) {
         const unsigned char *key;
-        if (app_cursor_key(http_app(r), &key) != DB_OK) {
+        if (db_cursor_key(http_app(r), &key) != DB_OK) {
             buf_free(&body);
             PQclear(res);
             api_reply_db(r, DB_UNAVAILABLE);

@@ -34,7 +34,7 @@ void api_ready(struct http_request *r)
                          "`allotd migrate`", version, db_schema_expected());
         return;
     }
-    if (!app_schema_ready(a)) {
+    if (!db_schema_ready(a)) {
         http_reply_error(r, HTTP_ERR_UNAVAILABLE, NULL,
                          "The database runs another licensing engine than this allotd's: run "
                          "`allotd migrate`");

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "allot/config.h"
 #include "allot/log.h"
 
 #define RECONNECT_HOLDOFF_MS 250
@@ -51,6 +52,19 @@ static int64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct db_pool_options db_pool_options_of(const struct config *cfg, int size, const char *name)
+{
+    return (struct db_pool_options){
+        .url = cfg->database_url,
+        .size = size,
+        .acquire_timeout_ms = (int)cfg->db_acquire_timeout_ms,
+        .statement_timeout_ms = (int)cfg->db_statement_timeout_ms,
+        .connect_timeout_s = (int)cfg->db_connect_timeout,
+        .application_name = name,
+        .batch_max = (int)cfg->db_batch,
+    };
 }
 
 struct db_pool *db_pool_new(const struct db_pool_options *opt)

@@ -17,7 +17,6 @@
 #include <openssl/rand.h>
 
 #include "allot/app.h"
-#include "allot/auth.h"
 #include "allot/http_guard.h"
 #include "allot/log.h"
 #include "allot/metrics.h"
@@ -31,6 +30,7 @@ struct http_server {
     atomic_int inflight;
     int listen_fd;         /* bound, until libmicrohttpd takes it */
     struct http_tls *tls;  /* NULL: plain HTTP; the caller's */
+    struct http_service service;
 };
 
 static int64_t mono_ns(void)
@@ -95,20 +95,20 @@ static bool authenticate(struct http_request *r)
         http_reply_error(r, HTTP_ERR_UNAUTHORIZED, NULL, NULL);
         return false;
     }
-    switch (auth_check(r->app, h + 7, &r->role, r->key_id)) {
-    case AUTH_OK:
+    switch (r->server->service.authenticate(r->app, h + 7, &r->role, r->key_id)) {
+    case HTTP_AUTH_OK:
         break;
-    case AUTH_UNKNOWN:
+    case HTTP_AUTH_UNKNOWN:
         http_add_header(r, "WWW-Authenticate", "Bearer");
         http_reply_error(r, HTTP_ERR_UNAUTHORIZED, NULL, "The API key is not known");
         return false;
-    case AUTH_UNAVAILABLE:
+    case HTTP_AUTH_UNAVAILABLE:
         http_reply_error(r, HTTP_ERR_UNAVAILABLE, NULL, NULL);
         return false;
     }
     if ((r->route->roles & r->role) == 0) {
         http_reply_error(r, HTTP_ERR_FORBIDDEN, NULL, "The %s role may not %s %s",
-                         auth_role_name(r->role), r->method, r->route->pattern);
+                         http_role_name(r->role), r->method, r->route->pattern);
         return false;
     }
     return true;
@@ -119,7 +119,8 @@ static bool authenticate(struct http_request *r)
 static bool begin(struct http_request *r)
 {
     char allow[96];
-    switch (http_route_match(http_routes, http_routes_count, r->method, r->path, &r->route,
+    switch (http_route_match(r->server->service.routes, r->server->service.nroutes, r->method,
+                             r->path, &r->route,
                              r->param_buf, sizeof r->param_buf, r->params, &r->nparams, allow,
                              sizeof allow)) {
     case ROUTE_FOUND:
@@ -134,7 +135,7 @@ static bool begin(struct http_request *r)
         return false;
     }
     if (r->route->roles != ROLE_PUBLIC) {
-        if (!app_schema_ready(r->app)) {
+        if (!db_schema_ready(r->app)) {
             http_reply_error(r, HTTP_ERR_UNAVAILABLE, NULL,
                              "The database schema is older than this allotd; run `allotd migrate`");
             return false;
@@ -415,8 +416,8 @@ static struct http_guard *guard_new(const struct config *cfg)
     return http_guard_new(&o);
 }
 
-struct http_server *http_server_bind(struct app *a, struct http_tls *tls, char *err,
-                                     size_t errlen)
+struct http_server *http_server_bind(struct app *a, const struct http_service *service,
+                                     struct http_tls *tls, char *err, size_t errlen)
 {
     struct http_server *s = calloc(1, sizeof *s);
     if (s == NULL) {
@@ -424,6 +425,7 @@ struct http_server *http_server_bind(struct app *a, struct http_tls *tls, char *
         return NULL;
     }
     s->app = a;
+    s->service = *service;
     s->tls = tls;
     s->listen_fd = http_listen_socket(a->cfg->listen_host, a->cfg->listen_port, err, errlen);
     if (s->listen_fd < 0) {

@@ -4,7 +4,7 @@
 
 static const struct http_error_info registry[] = {
 #define ERR(name, status, type, message) [HTTP_ERR_##name] = {status, type, message},
-#include "http/errors.def"
+#include "allot/errors.def"
 #undef ERR
 };
 

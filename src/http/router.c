@@ -110,3 +110,21 @@ enum route_match http_route_match(const struct http_route *table, size_t n,
         return ROUTE_FOUND;
     return path_known ? ROUTE_NO_METHOD : ROUTE_NO_PATH;
 }
+
+const char *http_role_name(unsigned role)
+{
+    switch (role) {
+    case ROLE_ADMIN: return "admin";
+    case ROLE_AUDITOR: return "auditor";
+    case ROLE_PROXY: return "proxy";
+    default: return "unknown";
+    }
+}
+
+unsigned http_role_parse(const char *name)
+{
+    if (strcmp(name, "admin") == 0) return ROLE_ADMIN;
+    if (strcmp(name, "auditor") == 0) return ROLE_AUDITOR;
+    if (strcmp(name, "proxy") == 0) return ROLE_PROXY;
+    return 0;
+}

@@ -17,10 +17,10 @@
 #include "allot/license.h"
 #include "allot/log.h"
 #include "allot/metrics.h"
+#include "allot/store.h"
 #include "allot/sync_protocol.h"
 #include "sync/internal.h"
 
-#define SYNC_LOCK_KEY "7308812002"
 #define RETRY_MIN_S 5
 
 struct sync {
@@ -48,17 +48,6 @@ const char *sync_outcome_name(enum sync_outcome o)
     }
     return "failed";
 }
-
-static const struct db_stmt q_try_lock = {.name = "sync_try_lock", .sql =
-                                          "SELECT pg_try_advisory_lock(" SYNC_LOCK_KEY ")"};
-static const struct db_stmt q_unlock = {.name = "sync_unlock", .sql =
-                                        "SELECT pg_advisory_unlock(" SYNC_LOCK_KEY ")"};
-static const struct db_stmt q_claim = {
-    .name = "sync_claim", .sql =
-    "SELECT c.license_key, c.license_number, c.issued_at, c.last_verified_at, c.offline_grace,"
-    " c.site, c.assignments FROM engine.sync_claim($1, $2, $3, $4) c"};
-static const struct db_stmt q_record = {
-    .name = "sync_record", .sql = "SELECT engine.sync_record($1, $2, $3, $4, $5, $6, $7, $8::jsonb)"};
 
 /* The claim as the exchange reads it. */
 static json_t *claim_of(PGresult *r)
@@ -90,11 +79,9 @@ static bool take_lock(struct db_conn *c, bool force)
 {
     /* A forced sync waits a little for another instance's sync to finish. */
     for (int i = 0; i < (force ? 100 : 1); i++) {
-        PGresult *r;
-        if (db_exec(c, &q_try_lock, 0, NULL, &r) != DB_OK)
+        bool got = false;
+        if (db_sync_try_lock(c, &got) != DB_OK)
             return false;
-        bool got = strcmp(PQgetvalue(r, 0, 0), "t") == 0;
-        PQclear(r);
         if (got)
             return true;
         usleep(100 * 1000);
@@ -202,11 +189,10 @@ static enum sync_outcome run_once(struct sync *s, bool force, char *why, size_t 
     app_wall_pg(now);
     snprintf(interval, sizeof interval, "%lld", (long long)a->cfg->sync_interval);
     snprintf(retry, sizeof retry, "%lld", (long long)retry_seconds(s));
-    const char *cp[] = {now, interval, retry, force ? "true" : "false"};
     PGresult *r;
     enum sync_outcome out = SYNC_DB;
     json_t *claim = NULL;
-    if (db_exec(c, &q_claim, 4, cp, &r) == DB_OK) {
+    if (db_sync_claim(c, now, interval, retry, force, &r) == DB_OK) {
         if (PQntuples(r) == 1)
             claim = claim_of(r);
         out = claim ? SYNC_OK : SYNC_SKIPPED;
@@ -226,7 +212,7 @@ static enum sync_outcome run_once(struct sync *s, bool force, char *why, size_t 
          * recorded is a failed sync, whatever the backend said. */
         const char *recorded = "unreachable";
         char outcome[40] = "";
-        if (db_exec(c, &q_record, 8, rp, &r) == DB_OK) {
+        if (db_sync_record(c, rp, &r) == DB_OK) {
             snprintf(outcome, sizeof outcome, "%s", PQgetvalue(r, 0, 0));
             recorded = outcome;
             PQclear(r);
@@ -252,8 +238,7 @@ static enum sync_outcome run_once(struct sync *s, bool force, char *why, size_t 
         snprintf(why, whylen, "no license is applied");
         out = SYNC_NO_LICENSE;
     }
-    if (db_exec(c, &q_unlock, 0, NULL, &r) == DB_OK)
-        PQclear(r);
+    db_sync_unlock(c);
     db_release(s->pool, c);
     return out;
 }
@@ -292,14 +277,8 @@ struct sync *sync_start(struct app *a)
         return NULL;
     s->app = a;
     srandom((unsigned)(app_now_ms() ^ getpid()));
-    struct db_pool_options opt = {
-        .url = a->cfg->database_url,
-        .size = 1,
-        .acquire_timeout_ms = (int)a->cfg->db_acquire_timeout_ms,
-        .statement_timeout_ms = (int)a->cfg->db_statement_timeout_ms,
-        .connect_timeout_s = (int)a->cfg->db_connect_timeout,
-        .application_name = "allotd-sync",
-    };
+    struct db_pool_options opt = db_pool_options_of(a->cfg, 1, "allotd-sync");
+    opt.batch_max = 0; /* one connection, one sync: nothing to batch */
     s->pool = db_pool_new(&opt);
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->done, NULL);

@@ -1,4 +1,4 @@
-/* Unit tests of the error registry (src/http/errors.def, errors.c): every
+/* Unit tests of the error registry (include/allot/errors.def, src/http/errors.c): every
  * entry is well formed and unique, and API.md's table of statuses and error
  * types is in it. */
 #include "allot/errors.h"
@@ -16,7 +16,7 @@ static const struct {
     const char *message;
 } def[] = {
 #define ERR(name, status, type, message) {#name, status, type, message},
-#include "http/errors.def"
+#include "allot/errors.def"
 #undef ERR
 };
 #define NDEF (sizeof def / sizeof def[0])

@@ -5,8 +5,8 @@
  * scalars for long text).  Anything outside that subset is a failure, so the
  * checks below can never pass by reading less than is there.
  *
- * Checked against the router table (http_routes) and the error registry
- * (src/http/errors.def):
+ * Checked against the router table (api_routes) and the error registry
+ * (include/allot/errors.def):
  *   - every route (but HEAD, implicit) is documented and every documented
  *     operation is a route; x-allot-roles equals the route's roles; public
  *     routes say `security: []`; a request body is documented where the route
@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "allot/api.h"
 #include "allot/http.h"
 #include "ttest.h"
 
@@ -38,7 +39,7 @@ struct def_error {
 
 static const struct def_error def_errors[] = {
 #define ERR(name, status, type, message) {#name, status, type},
-#include "http/errors.def"
+#include "allot/errors.def"
 #undef ERR
 };
 #define DEF_ERRORS_COUNT (sizeof def_errors / sizeof def_errors[0])
@@ -683,9 +684,9 @@ static bool same_path(const char *pattern, const char *doc_path)
 
 static const struct http_route *find_route(const char *method, const char *path)
 {
-    for (size_t i = 0; i < http_routes_count; i++)
-        if (strcmp(http_routes[i].method, method) == 0 && same_path(http_routes[i].pattern, path))
-            return &http_routes[i];
+    for (size_t i = 0; i < api_routes_count; i++)
+        if (strcmp(api_routes[i].method, method) == 0 && same_path(api_routes[i].pattern, path))
+            return &api_routes[i];
     return NULL;
 }
 
@@ -775,9 +776,9 @@ static void test_document_reads(void)
 static void test_router_routes_are_documented(void)
 {
     T_REQUIRE(doc.read && doc.n_problems == 0);
-    T_CHECK(http_routes_count > 0);
-    for (size_t i = 0; i < http_routes_count; i++) {
-        const struct http_route *rt = &http_routes[i];
+    T_CHECK(api_routes_count > 0);
+    for (size_t i = 0; i < api_routes_count; i++) {
+        const struct http_route *rt = &api_routes[i];
         if (strcmp(rt->method, "HEAD") == 0)
             continue; /* served by GET routes; implicit in the document */
         if (find_op(rt->method, rt->pattern) == NULL) {

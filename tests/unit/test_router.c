@@ -1,5 +1,6 @@
 /* Unit tests of src/http/router.c: http_route_match over a small table of our
- * own and over the real http_routes (src/http/routes.c). */
+ * own and over the real api_routes (src/api/routes.c). */
+#include "allot/api.h"
 #include "allot/http.h"
 
 #include <stdio.h>
@@ -281,13 +282,13 @@ static bool allow_lists(const char *allow, const char *pattern)
          tok = strtok_r(NULL, ", ", &save))
         tokens[ntok++] = tok;
     size_t expected = 0;
-    for (size_t i = 0; i < http_routes_count; i++) {
-        if (strcmp(http_routes[i].pattern, pattern) != 0)
+    for (size_t i = 0; i < api_routes_count; i++) {
+        if (strcmp(api_routes[i].pattern, pattern) != 0)
             continue;
-        bool get = strcmp(http_routes[i].method, "GET") == 0;
+        bool get = strcmp(api_routes[i].method, "GET") == 0;
         bool has = false, has_head = false;
         for (size_t k = 0; k < ntok; k++) {
-            has = has || strcmp(tokens[k], http_routes[i].method) == 0;
+            has = has || strcmp(tokens[k], api_routes[i].method) == 0;
             has_head = has_head || strcmp(tokens[k], "HEAD") == 0;
         }
         if (!has || (get && !has_head))
@@ -299,22 +300,22 @@ static bool allow_lists(const char *allow, const char *pattern)
 
 static void test_real_routes(void)
 {
-    T_REQUIRE(http_routes_count > 0);
-    for (size_t i = 0; i < http_routes_count; i++) {
-        const struct http_route *rt = &http_routes[i];
+    T_REQUIRE(api_routes_count > 0);
+    for (size_t i = 0; i < api_routes_count; i++) {
+        const struct http_route *rt = &api_routes[i];
         char path[256];
         concrete(rt->pattern, path, sizeof path);
         struct m m;
-        T_EQ_INT(match_in(http_routes, http_routes_count, rt->method, path, &m), ROUTE_FOUND);
+        T_EQ_INT(match_in(api_routes, api_routes_count, rt->method, path, &m), ROUTE_FOUND);
         if (m.found != rt)
             printf("#   %s %s did not find its own route\n", rt->method, path);
         T_CHECK(m.found == rt);
         if (strcmp(rt->method, "GET") == 0) {
-            T_EQ_INT(match_in(http_routes, http_routes_count, "HEAD", path, &m), ROUTE_FOUND);
+            T_EQ_INT(match_in(api_routes, api_routes_count, "HEAD", path, &m), ROUTE_FOUND);
             T_CHECK(m.found == rt);
         }
         /* No route uses TRACE: every known path answers 405 with its methods. */
-        T_EQ_INT(match_in(http_routes, http_routes_count, "TRACE", path, &m), ROUTE_NO_METHOD);
+        T_EQ_INT(match_in(api_routes, api_routes_count, "TRACE", path, &m), ROUTE_NO_METHOD);
         if (!allow_lists(m.allow, rt->pattern))
             printf("#   Allow of %s is \"%s\"\n", rt->pattern, m.allow);
         T_CHECK(allow_lists(m.allow, rt->pattern));
@@ -324,22 +325,22 @@ static void test_real_routes(void)
         char other[300];
         bool rest = strstr(rt->pattern, "*}") != NULL;
         snprintf(other, sizeof other, "%s/", path);
-        enum route_match got = match_in(http_routes, http_routes_count, rt->method, other, &m);
+        enum route_match got = match_in(api_routes, api_routes_count, rt->method, other, &m);
         if (rest)
             T_CHECK(got == ROUTE_FOUND && m.found == rt);
         else
             T_CHECK(got == ROUTE_NO_PATH ||
                     (got == ROUTE_FOUND && strstr(m.found->pattern, "*}") != NULL));
         snprintf(other, sizeof other, "/%s", path);
-        T_EQ_INT(match_in(http_routes, http_routes_count, rt->method, other, &m), ROUTE_NO_PATH);
+        T_EQ_INT(match_in(api_routes, api_routes_count, rt->method, other, &m), ROUTE_NO_PATH);
     }
 }
 
 static void test_real_known_routes(void)
 {
     struct m m;
-    const struct http_route *t = http_routes;
-    size_t n = http_routes_count;
+    const struct http_route *t = api_routes;
+    size_t n = api_routes_count;
     T_EQ_INT(match_in(t, n, "GET", "/health", &m), ROUTE_FOUND);
     T_EQ_INT(m.found->roles, ROLE_PUBLIC);
     T_EQ_INT(match_in(t, n, "GET", "/ready", &m), ROUTE_FOUND);

@@ -4,7 +4,7 @@
 #include "allot/console.h"
 #include "allot/http.h"
 
-const struct http_route http_routes[] = {
+const struct http_route api_routes[] = {
     {"GET", "/health", api_health, ROLE_PUBLIC, false},
     {"GET", "/ready", api_ready, ROLE_PUBLIC, false},
     {"GET", "/metrics", api_metrics, ROLE_ANY, false},
@@ -48,4 +48,4 @@ const struct http_route http_routes[] = {
     {"GET", "/console/{path*}", api_console, ROLE_PUBLIC, false},
 };
 
-const size_t http_routes_count = sizeof http_routes / sizeof http_routes[0];
+const size_t api_routes_count = sizeof api_routes / sizeof api_routes[0];
