@@ -58,6 +58,23 @@ static const struct tr_case cases[] = {
                {BEAT("s2", 400), OK_AS("analyzer_time")}},
      .after = {{"t.capacity()", "2031-03 18"}}},
 
+    {"a block is the user's: logging out and in again within it costs nothing",
+     "capacity => 60, params => '{\"sessionLingerSeconds\": 0}'",
+     "SELECT t.user('ann', '{Viewers}');" CAPACITY_RULE,
+     .steps = {{START_AS("s1", "ann", 0), OK_AS("analyzer_time")},
+               {LOGOUT("s1", 60), "ok Ok analyzer_time ended logout +60"},
+               {REAP(60), "0"},
+               {START_AS("s2", "ann", 120), OK_AS("analyzer_time")},
+               {"t.capacity()", "2031-03 6"},
+               {BEAT("s2", 359), OK_AS("analyzer_time")},
+               {"t.capacity()", "2031-03 6"},
+               {BEAT("s2", 360), OK_AS("analyzer_time")},
+               {REAP(359), "0"},
+               {"(SELECT live FROM sessions WHERE id = t.s('s1'))", "true"},
+               {REAP(360), "0"}, /* its block is over: its slot goes */
+               {"(SELECT live FROM sessions WHERE id = t.s('s1'))", "false"}},
+     .after = {{"t.capacity()", "2031-03 12"}}},
+
     {"a spent pool refuses new capacity sessions and ends running ones at their next activity",
      "capacity => 12, professional => 1",
      VIEWERS(3) "SELECT t.user('pat', '{Viewers}'); SELECT t.alloc('pat', 'professional');"
