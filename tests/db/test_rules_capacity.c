@@ -5,12 +5,7 @@
 #include "trules.h"
 
 #define CAPACITY_RULE "SELECT t.rule('capacity', 'analyzer_time', '{Viewers}');"
-#define VIEWERS(n) "SELECT t.user('u' || i, '{Viewers}') FROM generate_series(1, " #n ") i;"
-
-/* Starts u1..un at p_now 0, each once: the distinct replies. */
-#define START_ALL(n)                                                                    \
-    "(SELECT string_agg(DISTINCT t.show(engine.session_start(t.uid('u' || i), NULL, NULL, " \
-    "t.at(0))), ', ') FROM generate_series(1, " #n ") i)"
+#define VIEWERS(n) USERS(n, "{Viewers}")
 
 static const struct tr_case cases[] = {
     {"26 active minutes, a heartbeat a minute, cost 5 blocks: 30 minutes (capacityUnitSeconds 360)",
@@ -93,12 +88,12 @@ static const struct tr_case cases[] = {
 
     {"overage: minutes beyond the units, until units + overage are spent",
      "capacity => 6, capacity_overage => 6", VIEWERS(3) CAPACITY_RULE,
-     .steps = {{START_ALL(2), OK_AS("analyzer_time")}, {START("u3", 0), REFUSED_NONE}},
+     .steps = {{START_EACH(1, 2, 0), OK_AS("analyzer_time")}, {START("u3", 0), REFUSED_NONE}},
      .after = {{"t.capacity()", "2031-03 12"}}},
 
     {"unbounded overage (-1): the pool never runs out",
      "capacity => 6, capacity_overage => -1", VIEWERS(20) CAPACITY_RULE,
-     .steps = {{START_ALL(20), OK_AS("analyzer_time")}},
+     .steps = {{START_EACH(1, 20, 0), OK_AS("analyzer_time")}},
      .after = {{"t.capacity()", "2031-03 120"},
                {"(engine.license_view(t.at(0))).allotments -> 0 ->> 'available'", ""}}},
 

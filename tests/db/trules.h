@@ -52,6 +52,13 @@ struct tr_step {
     "engine.allocation_reinstate(t.a('" user "', '" type "'), t.at(" #at "))"
 #define DELETE_USER(user, at) "engine.user_delete(t.uid('" user "'), t.at(" #at "))"
 
+/* Users u1..un in the given groups; starting sessions for u<from>..u<to>,
+ * each kept under its user's name: the distinct replies. */
+#define USERS(n, groups) "SELECT t.user('u' || i, '" groups "') FROM generate_series(1, " #n ") i;"
+#define START_EACH(from, to, at)                                                               \
+    "(SELECT string_agg(DISTINCT t.keep('u' || i, engine.session_start(t.uid('u' || i), NULL, " \
+    "NULL, t.at(" #at "))), ', ') FROM generate_series(" #from ", " #to ") i)"
+
 /* What a session start answers, as t.show prints it. */
 #define OK_AS(type) "ok Ok " type
 #define REFUSED_NONE "no_access_type NoAvailableAccessType"
