@@ -181,6 +181,21 @@ static const struct tr_case cases[] = {
                                 "bob login ended license_converted +1000"},
                {"t.allocs() || t.passes()", ""}}},
 
+    {"a conversion date the backend postponed: sessions on token passes run past the old one",
+     "tokens => 2, conversion => t.at(1000)",
+     "SELECT t.user('ann'); SELECT t.user('bob', '{Sales}'); SELECT t.alloc('ann', 'user');"
+     LOGIN_GROUP(1),
+     .steps = {{START_AS("s1", "ann", 0), OK_AS("user")},
+               {START_AS("s2", "bob", 0), OK_AS("login")},
+               {"t.license(tokens => 2, conversion => t.at(5000), iat => t.at(100), at => t.at(100))",
+                "ok"},
+               {BEAT("s1", 1000), OK_AS("user")},
+               {BEAT("s2", 1000), OK_AS("login")},
+               {BEAT("s1", 2500), OK_AS("user")},
+               {BEAT("s1", 4000), OK_AS("user")},
+               {BEAT("s1", 4999), OK_AS("user")},
+               {BEAT("s1", 5000), REFUSED_NONE " user ended no_access_pass +5000"}}},
+
     {"a license applied after its conversion date removes the token passes at once",
      "tokens => 2", "SELECT t.user('ann'); SELECT t.alloc('ann', 'user');",
      .steps = {{START_AS("s1", "ann", 0), OK_AS("user")},
