@@ -23,20 +23,23 @@ CREATE FUNCTION t.rel(p timestamptz) RETURNS text LANGUAGE sql IMMUTABLE
            END;
 
 -- ---- the license -----------------------------------------------------------
--- Applies a license through engine.license_apply with the canonical
--- definition allotd makes of a verified key (src/license/payload.c,
--- lic_to_json).  NULL units: the allotment is not in the license.  It is
--- signed (iat) an hour before the origin, valid for ten years, and verified
--- for ten years (offlineGraceSeconds), unless the case says otherwise: a
--- case about staleness names its grace.
-CREATE FUNCTION t.license(professional bigint DEFAULT NULL, professional_overage bigint DEFAULT 0,
-                          analyzer bigint DEFAULT NULL, analyzer_overage bigint DEFAULT 0,
-                          capacity bigint DEFAULT NULL, capacity_overage bigint DEFAULT 0,
-                          tokens bigint DEFAULT NULL, conversion timestamptz DEFAULT NULL,
-                          params jsonb DEFAULT '{}', iat timestamptz DEFAULT t.at(-3600),
-                          valid_to timestamptz DEFAULT t.at(10 * 365 * 86400),
-                          number text DEFAULT 'L-1', at timestamptz DEFAULT t.at(-3600))
-RETURNS engine.outcome LANGUAGE plpgsql AS $$
+CREATE FUNCTION t.rfc3339(p timestamptz) RETURNS text LANGUAGE sql IMMUTABLE
+    RETURN to_char(p AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"');
+
+-- The canonical definition allotd makes of a verified license key
+-- (src/license/payload.c, lic_to_json), from a few numbers.  NULL units:
+-- the allotment is not in the license.  It is signed (iat) an hour before
+-- the origin, valid for ten years, and good for ten years without a
+-- verification (offlineGraceSeconds), unless the case says otherwise: a case
+-- about staleness names its grace.
+CREATE FUNCTION t.def(professional bigint DEFAULT NULL, professional_overage bigint DEFAULT 0,
+                      analyzer bigint DEFAULT NULL, analyzer_overage bigint DEFAULT 0,
+                      capacity bigint DEFAULT NULL, capacity_overage bigint DEFAULT 0,
+                      tokens bigint DEFAULT NULL, conversion timestamptz DEFAULT NULL,
+                      params jsonb DEFAULT '{}', iat timestamptz DEFAULT t.at(-3600),
+                      valid_to timestamptz DEFAULT t.at(10 * 365 * 86400),
+                      number text DEFAULT 'L-1')
+RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     def jsonb;
     allotments jsonb := '[]';
@@ -64,12 +67,29 @@ BEGIN
     IF conversion IS NOT NULL THEN
         def := def || jsonb_build_object('conversionDate', t.rfc3339(conversion));
     END IF;
-    RETURN engine.license_apply('test-key.' || number || '.' || extract(epoch FROM iat)::bigint,
-                                def, at);
+    RETURN def;
 END $$;
 
-CREATE FUNCTION t.rfc3339(p timestamptz) RETURNS text LANGUAGE sql IMMUTABLE
-    RETURN to_char(p AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"');
+-- A stand-in for the signed key of a definition (the engine only stores it).
+CREATE FUNCTION t.key(def jsonb) RETURNS text LANGUAGE sql IMMUTABLE
+    RETURN 'test-key.' || (def ->> 'licenseNumber') || '.' || md5(def::text);
+
+-- Applies a license through engine.license_apply, as PUT /license does once
+-- the key verified: t.def's arguments, and the moment it is applied (at).
+CREATE FUNCTION t.license(professional bigint DEFAULT NULL, professional_overage bigint DEFAULT 0,
+                          analyzer bigint DEFAULT NULL, analyzer_overage bigint DEFAULT 0,
+                          capacity bigint DEFAULT NULL, capacity_overage bigint DEFAULT 0,
+                          tokens bigint DEFAULT NULL, conversion timestamptz DEFAULT NULL,
+                          params jsonb DEFAULT '{}', iat timestamptz DEFAULT t.at(-3600),
+                          valid_to timestamptz DEFAULT t.at(10 * 365 * 86400),
+                          number text DEFAULT 'L-1', at timestamptz DEFAULT t.at(-3600))
+RETURNS engine.outcome LANGUAGE plpgsql AS $$
+DECLARE
+    def jsonb := t.def(professional, professional_overage, analyzer, analyzer_overage, capacity,
+                       capacity_overage, tokens, conversion, params, iat, valid_to, number);
+BEGIN
+    RETURN engine.license_apply(t.key(def), def, at);
+END $$;
 
 -- ---- users, rules, allocations, sessions by name ----------------------------
 -- A user as POST /users makes one (src/db/users.c); userId = the name.

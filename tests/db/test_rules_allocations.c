@@ -140,6 +140,17 @@ static const struct tr_case cases[] = {
                                      "+400 grant ann professional Ok 1 dynamic_assignment"},
                {"(SELECT count(*) FROM allocations WHERE user_id = 'ann')", "1"}}},
 
+    {"quarantine: a user access pass in quarantine keeps its token",
+     "tokens => 1, " Q1000, "SELECT t.user('ann'); SELECT t.user('bob');"
+     "SELECT t.alloc('ann', 'user');",
+     .steps = {{START_AS("s1", "ann", 0), OK_AS("user")},
+               {REMOVE("ann", "user", 100), "ok user quarantined until +1000"},
+               {ALLOCATE("bob", "user", 200), "no_allotment"},
+               {"engine.rule_save(NULL, 'logins', 'login', '{Sales}', NULL, 1, t.at(200))", "no_tokens"},
+               {"(engine.license_view(t.at(200))).tokens",
+                "{\"total\" : 1, \"allocated\" : 0, \"used\" : 0, \"quarantined\" : 1, \"available\" : 0}"},
+               {ALLOCATE("bob", "user", 1000), "ok user"}}},
+
     /* ---- deleting a user ---------------------------------------------------- */
     {"deleting a user: their allocations follow the quarantine rule and keep the directory account",
      "professional => 1, analyzer => 1, " Q1000,
