@@ -7,8 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libpq-fe.h>
-
 #include "tharness.h"
 
 #define SQL_MAX 8192
@@ -193,7 +191,7 @@ static char *read_file(const char *path)
     return buf;
 }
 
-int tr_main(const struct tr_case *cases, size_t n)
+PGconn *tr_open(struct th_db *made)
 {
     th_db_create(&db);
     db_made = true;
@@ -213,7 +211,33 @@ int tr_main(const struct tr_case *cases, size_t n)
         !run(pg, fixture, NULL, &err))
         bail("loading %s: %s", path, err);
     free(fixture);
+    if (made != NULL)
+        *made = db;
+    return pg;
+}
 
+void tr_close(PGconn *pg)
+{
+    PQfinish(pg);
+    th_db_drop(&db);
+    db_made = false;
+}
+
+char *tr_value(PGconn *pg, const char *sql)
+{
+    char *out = NULL;
+    const char *err = NULL;
+    if (!run(pg, sql, &out, &err)) {
+        printf("# SQL failed: %s\n", err);
+        diag("in: ", sql);
+        return NULL;
+    }
+    return out;
+}
+
+int tr_main(const struct tr_case *cases, size_t n)
+{
+    PGconn *pg = tr_open(NULL);
     const char *only = getenv("TR_CASE");
     for (size_t i = 0; i < n; i++) {
         if (only != NULL && strstr(cases[i].name, only) == NULL)
@@ -227,7 +251,6 @@ int tr_main(const struct tr_case *cases, size_t n)
                cases[i].name);
         fflush(stdout);
     }
-    PQfinish(pg);
-    th_db_drop(&db);
+    tr_close(pg);
     return t_done();
 }

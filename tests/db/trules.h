@@ -25,6 +25,10 @@
 
 #include <stddef.h>
 
+#include <libpq-fe.h>
+
+#include "tharness.h"
+
 #define TR_STEPS 40
 #define TR_AFTER 12
 
@@ -73,6 +77,16 @@ struct tr_case {
     struct tr_step steps[TR_STEPS];
     struct tr_step after[TR_AFTER];
 };
+
+/* A database of this program's own, made, migrated by `allotd migrate` and
+ * with the fixture loaded; the connection to it (autocommit).  Bails out
+ * when any of it fails.  db (may be NULL) gets its name and URL. */
+PGconn *tr_open(struct th_db *db);
+/* Closes the connection and drops the database. */
+void tr_close(PGconn *pg);
+/* The first column of the first row of sql on pg, malloc'd ("" for NULL or
+ * no row), or NULL (with a diagnostic) when it failed. */
+char *tr_value(PGconn *pg, const char *sql);
 
 /* Runs the cases, one TAP test point each; returns the exit status. */
 int tr_main(const struct tr_case *cases, size_t n);
