@@ -221,6 +221,21 @@ static const struct tr_case cases[] = {
                {START("bob", 60), OK_AS("analyzer")}},
      .after = {{"t.allocs()", "ann professional, bob analyzer, bob professional"}}},
 
+    {"excess: a dynamic rule does not take back a quarantined allocation beyond a shrunk license",
+     "professional => 2, " Q1000,
+     "SELECT t.user('ann', '{Sales}'); SELECT t.user('bob');"
+     "SELECT t.alloc('bob', 'professional'); SELECT t.rule('pro', 'professional', '{Sales}');",
+     .steps = {{START_AS("s1", "ann", 0), OK_AS("professional")}, /* assigned after bob's */
+               {REMOVE("ann", "professional", 100), "ok professional quarantined until +1000"},
+               {"t.license(professional => 1, iat => t.at(200), at => t.at(200))", "ok"},
+               {START("bob", 300), OK_AS("professional")},
+               {START("ann", 300), REFUSED_PENDING},
+               /* reinstated, it is live again, and in excess */
+               {REINSTATE("ann", "professional", 400), "ok professional"},
+               {START("ann", 500), REFUSED_EXCESS}},
+     .after = {{"(SELECT count(*) FROM sessions WHERE access_type = 'professional' "
+                "AND ended_at IS NULL)", "1"}}},
+
     {"excess: user access passes beyond shrunk tokens, the oldest keep working",
      "tokens => 2",
      "SELECT t.user('ann'); SELECT t.user('bob');"
