@@ -49,6 +49,19 @@ static const struct tr_case cases[] = {
                {VIEW(0) ".parameters ->> 'quarantineSeconds'", "604800"},
                {VIEW(0) ".parameters ->> 'definitionRefreshSeconds'", "86400"}}},
 
+    {"a license that names no parameter: every one falls back to DOMAIN.md's default",
+     NULL, NULL,
+     .steps = {{"engine.license_apply('k', t.def() - 'parameters', t.at(0))", "ok"},
+               {VIEW(0) ".parameters",
+                "{\"loginPassSeconds\": 3600, \"passReturnSeconds\": 2419200, "
+                "\"quarantineSeconds\": 604800, \"capacityUnitSeconds\": 360, "
+                "\"maxParallelSessions\": 5, \"offlineGraceSeconds\": 432000, "
+                "\"sessionLingerSeconds\": 300, \"definitionRefreshSeconds\": 86400}"},
+               /* signed an hour before the origin: disabled five days after */
+               {"t.rel(" VIEW(0) ".disabled_at)", "+428400"},
+               {VIEW(428399) ".status", "ok"},
+               {VIEW(428400) ".status", "stale"}}},
+
     {"an older key of the license in force never rolls it back; another license replaces it",
      "professional => 2", NULL,
      .steps = {{"t.license(professional => 5, iat => t.at(-7200))", "license_older"},

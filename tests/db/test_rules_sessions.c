@@ -125,9 +125,14 @@ static const struct tr_case cases[] = {
      .steps = {{START_AS("s1", "ann", 1000), OK_AS("professional")},
       {START("ann", 1001), "license_expired LicenseNotAvailable"},
       {BEAT("s1", 1001), "license_expired LicenseNotAvailable professional ended license_expired +1001"},
-      {ALLOCATE("ann", "analyzer", 1001), "license_expired"}},
+      {ALLOCATE("ann", "analyzer", 1001), "license_expired"},
+      /* what needs no license keeps working: logout, removal */
+      {START_AS("s2", "ann", 1000), OK_AS("professional")},
+      {LOGOUT("s2", 1002), "ok Ok professional ended logout +1002"},
+      {REMOVE("ann", "professional", 1003), "ok professional quarantined until +605800"}},
      .after = {{"t.events('refusal')", "+1001 refusal ann - LicenseNotAvailable 0 expired"},
-      {"t.events('end')", "+1001 end ann professional LicenseNotAvailable 0 license_expired"}}},
+      {"t.events('end')", "+1001 end ann professional LicenseNotAvailable 0 license_expired, "
+                          "+1002 end ann professional Ok 0 logout"}}},
 
     {"LicenseNotAvailable: revoked by the backend, and only the backend lifts it",
      "professional => 1", "SELECT t.user('ann'); SELECT t.alloc('ann', 'professional');",
