@@ -35,12 +35,20 @@ END $$;
 
 -- The end of the capacity block a user is in (blocks are the user's: one
 -- another of their capacity sessions started covers this one), or NULL.
+-- A session that ended keeps its block: logging out and in again within it
+-- costs nothing (tests/db/test_rules_capacity.c; it cost a second block).
+-- The reaper keeps such a session live until its block is over, so the
+-- lingering sessions' index finds it.
 CREATE FUNCTION engine.user_block_end(p_user uuid, p_now timestamptz) RETURNS timestamptz
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
-    RETURN (SELECT max(s.paid_until) FROM sessions s
-             WHERE s.user_ref = p_user AND s.ended_at IS NULL
-               AND s.access_type = 'analyzer_time' AND s.paid_until > p_now);
+    RETURN greatest(
+        (SELECT max(s.paid_until) FROM sessions s
+          WHERE s.user_ref = p_user AND s.ended_at IS NULL
+            AND s.access_type = 'analyzer_time' AND s.paid_until > p_now),
+        (SELECT max(s.paid_until) FROM sessions s
+          WHERE s.user_ref = p_user AND s.live AND s.ended_at IS NOT NULL
+            AND s.access_type = 'analyzer_time' AND s.paid_until > p_now));
 END $$;
 
 -- Pays for capacity at p_now: the user's running block, else a new one.

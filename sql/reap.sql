@@ -28,9 +28,12 @@ BEGIN
         PERFORM engine.session_close(s, engine.session_idle_end(s, p_idle), 'idle', 'Ok');
         n := n + 1;
     END LOOP;
+    -- (an ended capacity session stays live while its block runs: the
+    -- user's next session within the block shares it, engine.user_block_end)
     UPDATE sessions SET live = false
      WHERE live AND ended_at IS NOT NULL
-       AND ended_at <= p_now - coalesce(engine.seconds(l, 'sessionLingerSeconds'), interval '0');
+       AND ended_at <= p_now - coalesce(engine.seconds(l, 'sessionLingerSeconds'), interval '0')
+       AND NOT (access_type = 'analyzer_time' AND paid_until > p_now);
     DELETE FROM allocations WHERE quarantine_end IS NOT NULL AND quarantine_end <= p_now;
     PERFORM engine.convert(p_now);
     RETURN n;

@@ -87,6 +87,11 @@ BEGIN
             END IF;
         ELSIF s.access_type = 'analyzer_time' AND u.id IS NOT NULL THEN
             v_paid := engine.capacity_pay(l, u.id, p_now);
+        ELSIF s.access_type = 'user' AND engine.tokens_usable(l, p_now) THEN
+            -- A user access pass runs until the conversion date in force: a
+            -- license applied since the session started may have moved it
+            -- (tests/db/test_rules_login.c; the session ended at the old one).
+            v_paid := coalesce(l.conversion_date, 'infinity');
         END IF;
         IF v_paid IS NULL THEN
             s := engine.session_close(s, p_now, 'no_access_pass', 'NoAvailableAccessType');

@@ -116,11 +116,14 @@ BEGIN
              ORDER BY x.created_at, x.id LIMIT 1;
             CONTINUE WHEN v_rule IS NULL;
             SELECT * INTO l FROM license FOR UPDATE;  -- units are counted under this lock
-            -- The user's own allocation in quarantine still holds a unit: take it back.
+            -- The user's own allocation in quarantine still holds a unit: take it back
+            -- (unless a shrunk license left it beyond the allotment: taken back, it
+            -- granted a unit the license does not have; tests/db/test_rules_allocations.c).
             UPDATE allocations x SET quarantine_end = NULL
              WHERE x.id = (SELECT y.id FROM allocations y
                             WHERE y.user_ref = u.id AND y.type = kind AND y.quarantine_end > p_now
                             ORDER BY y.quarantine_end DESC LIMIT 1)
+               AND NOT engine.alloc_excess(l, kind, x.created_at, x.id, p_now)
             RETURNING x.id INTO v_alloc;
             IF v_alloc IS NULL AND engine.has_room(l, kind, p_now) THEN
                 DELETE FROM allocations x WHERE x.user_ref = u.id AND x.type = kind
