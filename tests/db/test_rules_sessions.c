@@ -297,6 +297,46 @@ static const struct tr_case cases[] = {
       {"(SELECT count(*) FROM session_events e JOIN sessions s ON s.id = e.session_id "
        "WHERE e.kind = 'grant')", "3"},
       {"(SELECT count(*) FROM session_events WHERE kind = 'refusal' AND session_id IS NULL)", "3"}}},
+
+    /* ---- batches: the usual starts and beats of several calls at once ---- */
+    {"batch: the usual starts of several users in one statement, the others left",
+     "professional => 3, params => '{\"maxParallelSessions\": 1}'",
+     "SELECT t.user('ann'); SELECT t.user('bob'); SELECT t.user('cid'); SELECT t.user('dan');"
+     "SELECT t.alloc('ann', 'professional'); SELECT t.alloc('bob', 'professional');"
+     "SELECT t.alloc('dan', 'professional');",
+     .steps = {{START_AS("dan", "dan", 0), OK_AS("professional")},
+      /* ann and bob are usual; cid holds nothing; ann's second call in the
+       * batch, and dan at his limit, are left to session_start */
+      {"(SELECT string_agg((b.reply).user_id || ' ' || b.n, ', ' ORDER BY b.n) FROM "
+       "engine.session_starts(ARRAY[t.uid('ann'), t.uid('bob'), t.uid('cid'), t.uid('ann'), "
+       "t.uid('dan')], t.at(10)) b)", "ann 1, bob 2"},
+      {START("cid", 20), REFUSED_NONE},
+      {START("dan", 20), REFUSED_PARALLEL}},
+     .after = {{"t.events('grant')", "+0 grant dan professional Ok 1 existing_allocation, "
+                                     "+10 grant ann professional Ok 1 existing_allocation, "
+                                     "+10 grant bob professional Ok 1 existing_allocation"},
+      {"(SELECT string_agg(user_id || ' ' || sessions_active, ', ' ORDER BY user_id) FROM users)",
+       "ann 1, bob 1, cid 0, dan 1"}}},
+
+    {"batch: a stale license leaves every start of the batch to session_start",
+     "professional => 1, params => '{\"offlineGraceSeconds\": 3700}'",
+     "SELECT t.user('ann'); SELECT t.alloc('ann', 'professional');",
+     .steps = {{"(SELECT count(*) FROM engine.session_starts(ARRAY[t.uid('ann')], t.at(200)))", "0"},
+      {START("ann", 200), "license_stale LicenseNotAvailable"}},
+     .after = {{"(SELECT sessions_active FROM users)", "0"}}},
+
+    {"batch: the usual beats of several sessions in one statement, the others left",
+     "professional => 2", "SELECT t.user('ann'); SELECT t.user('bob');"
+     "SELECT t.alloc('ann', 'professional'); SELECT t.alloc('bob', 'professional');",
+     .steps = {{START_AS("a", "ann", 0), OK_AS("professional")},
+      {START_AS("b", "bob", 0), OK_AS("professional")},
+      {LOGOUT("b", 5), "ok Ok professional ended logout +5"},
+      {"(SELECT string_agg((b.reply).user_id || ' ' || b.n, ', ' ORDER BY b.n) FROM "
+       "engine.session_beats(ARRAY[t.s('a'), t.s('b'), t.s('a')], t.at(60), " IDLE ") b)",
+       "ann 1"},
+      {BEAT("b", 60), "session_ended professional ended logout +5"}},
+     .after = {{"(SELECT string_agg(user_id || ' ' || extract(epoch FROM last_activity - t.at(0))::int, "
+                "', ' ORDER BY user_id) FROM sessions)", "ann 60, bob 0"}}},
 };
 
 int main(void)
