@@ -19,10 +19,12 @@ RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE
 
 -- The usual beats of several sessions (allotd batches concurrent heartbeats):
 -- a row for each session whose beat only records activity, with its place n
--- in p_sessions; the others are left for engine.session_heartbeat.
+-- in p_sessions; the others are left for engine.session_heartbeat.  Planned
+-- once per connection: a plan for each call's array would cost five times the
+-- beat itself (tests/db/test_engine.c).
 CREATE FUNCTION engine.session_beats(p_sessions uuid[], p_now timestamptz, p_idle bigint)
 RETURNS TABLE (reply engine.session_reply, n bigint)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 #variable_conflict use_column
 BEGIN
     RETURN QUERY

@@ -281,6 +281,89 @@ static void test_heartbeats_are_hot(void)
     tr_close(pg);
 }
 
+/* ---- the hot paths are planned once per connection -------------------------- */
+
+/* The plans auto_explain reports, appended to a buffer. */
+struct notices {
+    char text[65536];
+    size_t len;
+};
+
+static void keep_notice(void *arg, const char *message)
+{
+    struct notices *n = arg;
+    int w = snprintf(n->text + n->len, sizeof n->text - n->len, "%s\n", message);
+    if (w > 0 && (size_t)w < sizeof n->text - n->len)
+        n->len += (size_t)w;
+}
+
+/* Whether the plan auto_explain printed for the statement whose text holds
+ * `statement` reads its values as parameters ($n): a plan made once for any
+ * value, rather than planned again for each call's values. */
+static bool planned_once(const struct notices *n, const char *statement)
+{
+    const char *at = strstr(n->text, statement);
+    if (at == NULL)
+        return false;
+    const char *end = strstr(at, "duration:");
+    const char *param = strstr(at, "$");
+    return param != NULL && (end == NULL || param < end);
+}
+
+/* Planning a statement costs more than running a key lookup: the hot paths'
+ * statements must be planned once per connection and reused, not planned
+ * again for each call's values (the batch of beats, planned per call, cost
+ * five times a beat).  auto_explain shows, after a few calls, whether the
+ * plan a statement ran has its values as parameters. */
+static void test_hot_paths_planned_once(void)
+{
+    struct th_db db;
+    PGconn *pg = tr_open(&db);
+    /* A site of some size, its statistics known: a plan for each call's
+     * values is then what PostgreSQL picks by itself for some statements. */
+    T_REQUIRE(exec_ok(pg, "SELECT t.license(professional => 2002);"
+                          "SELECT t.user('ann'); SELECT t.user('bob');"
+                          "SELECT t.alloc('ann', 'professional');"
+                          "SELECT t.alloc('bob', 'professional');"
+                          "SELECT t.keep('a', engine.session_start(t.uid('ann'), NULL, NULL, t.at(0)));"
+                          "SELECT t.user('u' || i) FROM generate_series(1, 2000) i;"
+                          "SELECT t.alloc('u' || i, 'professional') FROM generate_series(1, 2000) i;"
+                          "SELECT engine.session_start(t.uid('u' || i), NULL, NULL, t.at(0))"
+                          "  FROM generate_series(1, 2000) i;"
+                          "ANALYZE"));
+    T_REQUIRE(exec_ok(pg, "LOAD 'auto_explain'; SET auto_explain.log_min_duration = 0;"
+                          "SET auto_explain.log_nested_statements = on;"
+                          "SET auto_explain.log_level = notice; SET client_min_messages = notice"));
+    static struct notices n;
+    PQsetNoticeProcessor(pg, keep_notice, &n);
+    /* each call at the second the setting t.i names */
+#define AT "t.at(current_setting('t.i')::int)"
+    const char *calls[] = {
+        "SELECT count(*) FROM engine.session_beats(ARRAY[t.s('a')], " AT ", 1800)",
+        "SELECT engine.session_heartbeat(t.s('a'), " AT ", 1800)",
+        "SELECT engine.session_end((engine.session_start(t.uid('bob'), NULL, NULL, " AT ")).id, "
+        AT ")",
+    };
+#undef AT
+    const char *statements[] = {"UPDATE sessions x SET last_activity", "UPDATE sessions x SET",
+                                "FROM users u WHERE u.id = ANY (p_users)"};
+    for (size_t c = 0; c < sizeof calls / sizeof calls[0]; c++) {
+        for (int i = 1; i <= 8; i++) {
+            char at[64];
+            snprintf(at, sizeof at, "SET t.i = %d", 100 * (int)c + i);
+            T_REQUIRE(exec_ok(pg, at));
+            n.len = 0;
+            n.text[0] = '\0';
+            T_REQUIRE(exec_ok(pg, calls[c]));
+        }
+        T_CHECK(planned_once(&n, statements[c]));
+        if (!planned_once(&n, statements[c]))
+            printf("# %s: the last call's plans:\n# %.*s\n", calls[c], 2000, n.text);
+    }
+    PQsetNoticeProcessor(pg, NULL, NULL);
+    tr_close(pg);
+}
+
 /* ---- the counters ------------------------------------------------------------ */
 
 static void test_counters(void)
@@ -357,6 +440,7 @@ int main(void)
     T_RUN(test_apply_twice);
     T_RUN(test_drop_and_apply_again);
     T_RUN(test_heartbeats_are_hot);
+    T_RUN(test_hot_paths_planned_once);
     T_RUN(test_counters);
     return t_done();
 }
