@@ -20,6 +20,7 @@ struct config {
     char *tls_key;               /* both set (HTTPS only) or both NULL (plain HTTP) */
     int64_t sync_interval;       /* seconds */
     int64_t sync_timeout;        /* seconds, per outgoing request */
+    int64_t sync_wait;           /* seconds a request waits for its sync */
     int64_t session_idle_timeout;/* seconds */
     int64_t threads;
     int64_t max_connections;

@@ -163,7 +163,7 @@ static enum db_status current_view(struct app *a, char **body, size_t *len, json
     return DB_OK;
 }
 
-void api_reply_license(struct http_request *r)
+static void reply_license_status(struct http_request *r, int status)
 {
     char *body = NULL;
     size_t len = 0;
@@ -172,7 +172,12 @@ void api_reply_license(struct http_request *r)
         api_reply_db(r, s);
         return;
     }
-    http_reply_text_steal(r, 200, "application/json", body, len);
+    http_reply_text_steal(r, status, "application/json", body, len);
+}
+
+void api_reply_license(struct http_request *r)
+{
+    reply_license_status(r, 200);
 }
 
 void api_license_get(struct http_request *r)
@@ -283,7 +288,9 @@ static void apply_key(struct http_request *r, const char *key, const struct lic_
     log_info(http_corr_id(r), "license %s applied", lic->license_number);
     if (a->sync != NULL && a->cfg->authority_url != NULL) {
         char sync_why[256];
-        sync_now(a->sync, sync_why, sizeof sync_why); /* its outcome shows in the license */
+        /* its outcome shows in the license; one not over in ALLOT_SYNC_WAIT
+         * goes on on the sync thread */
+        sync_now(a->sync, http_corr_id(r), a->cfg->sync_wait, sync_why, sizeof sync_why);
         api_license_changed(a);
     }
     api_reply_license(r);
@@ -384,11 +391,21 @@ void api_license_sync(struct http_request *r)
 {
     struct app *a = http_app(r);
     char why[256] = "no sync thread";
-    enum sync_outcome o = a->sync ? sync_now(a->sync, why, sizeof why) : SYNC_OFFLINE;
+    enum sync_outcome o = a->sync ? sync_now(a->sync, http_corr_id(r), a->cfg->sync_wait, why,
+                                             sizeof why)
+                                  : SYNC_OFFLINE;
     api_license_changed(a);
     switch (o) {
     case SYNC_OK:
         api_reply_license(r);
+        return;
+    case SYNC_PENDING:
+        /* Not over within ALLOT_SYNC_WAIT, or another request waits for it:
+         * it goes on, and GET /license shows its outcome (lastVerifiedAt,
+         * lastSyncAttemptAt, lastSyncError).  Not 502: nothing failed yet. */
+        log_info(http_corr_id(r), "license sync under way; its outcome shows in GET /license");
+        http_add_header(r, "Location", "/license");
+        reply_license_status(r, 202);
         return;
     case SYNC_NO_LICENSE:
         api_reply_refusal(r, API_OUTCOME_license_missing, NULL);

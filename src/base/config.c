@@ -52,6 +52,9 @@ static const struct var vars[] = {
      "assignment sync period (90s, 10m, 1h, 5d)"},
     {"ALLOT_SYNC_TIMEOUT", K_DURATION, "15s", 1, 600, OFF(sync_timeout),
      "time limit of one request to the license backend"},
+    {"ALLOT_SYNC_WAIT", K_DURATION, "10s", 0, 600, OFF(sync_wait),
+     "how long POST /license/actions/sync and PUT /license wait for their sync (then 202; "
+     "one request waits at a time, the others answer 202 at once)"},
     {"ALLOT_SESSION_IDLE_TIMEOUT", K_DURATION, "30m", 1, 366 * 86400, OFF(session_idle_timeout),
      "a session with no activity for this long ends"},
     {"ALLOT_THREADS", K_INT, "8", 1, 256, OFF(threads),

@@ -6,10 +6,12 @@
  * anything else is a failed sync and lastVerifiedAt does not move. */
 #include "allot/sync.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "allot/app.h"
@@ -31,6 +33,8 @@ struct sync {
     pthread_cond_t done;
     bool force;
     unsigned long requested, finished;
+    bool waiting; /* a request waits for a sync: the others do not */
+    char corr[40]; /* the corrId of the first request the next sync serves */
     enum sync_outcome last;
     char last_why[256];
     int failures;
@@ -45,6 +49,7 @@ const char *sync_outcome_name(enum sync_outcome o)
     case SYNC_NO_LICENSE: return "no_license";
     case SYNC_SKIPPED: return "skipped";
     case SYNC_DB: return "database_unavailable";
+    case SYNC_PENDING: return "pending";
     }
     return "failed";
 }
@@ -89,7 +94,7 @@ static bool take_lock(struct db_conn *c, bool force)
     return false;
 }
 
-static void log_failure(const char *why, const json_t *claim, int64_t now)
+static void log_failure(const char *corr, const char *why, const json_t *claim, int64_t now)
 {
     int64_t verified = json_integer_value(json_object_get(claim, "lastVerifiedAt"));
     int64_t grace = json_integer_value(json_object_get(claim, "offlineGrace"));
@@ -100,13 +105,13 @@ static void log_failure(const char *why, const json_t *claim, int64_t now)
                               json_string_value(json_object_get(claim, "licenseNumber")),
                               "disabledAt", at, "secondsUntilDisabled", (json_int_t)left);
     if (left > 0)
-        log_with(LOG_WARN, NULL, extra,
+        log_with(LOG_WARN, corr, extra,
                  "license sync failed: %s; licenses are disabled in %lldd %lldh %lldm %llds (at %s) "
                  "unless a sync succeeds", why, (long long)(left / 86400),
                  (long long)(left % 86400 / 3600), (long long)(left % 3600 / 60),
                  (long long)(left % 60), at);
     else
-        log_with(LOG_ERROR, NULL, extra,
+        log_with(LOG_ERROR, corr, extra,
                  "license sync failed: %s; licenses are disabled since %s: too much time has "
                  "passed since the last license update", why, at);
 }
@@ -167,7 +172,8 @@ static bool exchange(struct sync *s, const json_t *claim, char **key, char **def
     return true;
 }
 
-static enum sync_outcome run_once(struct sync *s, bool force, char *why, size_t whylen)
+static enum sync_outcome run_once(struct sync *s, bool force, const char *corr, char *why,
+                                  size_t whylen)
 {
     struct app *a = s->app;
     if (a->cfg->authority_url == NULL || a->authority_key == NULL) {
@@ -221,13 +227,16 @@ static enum sync_outcome run_once(struct sync *s, bool force, char *why, size_t 
             ok = false;
             snprintf(why, whylen, "the verified reply could not be recorded (%s)", recorded);
         }
-        if (ok) {
+        if (ok && reply.revoked) {
             s->failures = 0;
-            log_info(NULL, "license %s verified with the backend%s", rp[1],
-                     reply.revoked ? ": it is REVOKED" : "");
+            log_warn(corr, "license %s verified with the backend: it is REVOKED; every access "
+                     "is refused", rp[1]);
+        } else if (ok) {
+            s->failures = 0;
+            log_info(corr, "license %s verified with the backend", rp[1]);
         } else {
             s->failures++;
-            log_failure(why, claim, app_wall_s());
+            log_failure(corr, why, claim, app_wall_s());
             out = SYNC_FAILED;
         }
         sync_reply_free(&reply);
@@ -251,10 +260,13 @@ static int64_t tick(struct app *a, void *arg)
     bool force = s->force;
     unsigned long generation = s->requested;
     s->force = false;
+    char corr[sizeof s->corr];
+    memcpy(corr, s->corr, sizeof corr);
+    s->corr[0] = '\0';
     pthread_mutex_unlock(&s->lock);
 
     char why[256] = "";
-    enum sync_outcome o = run_once(s, force, why, sizeof why);
+    enum sync_outcome o = run_once(s, force, corr[0] ? corr : NULL, why, sizeof why);
     if (o != SYNC_SKIPPED && o != SYNC_OFFLINE)
         metrics_sync(s->app->metrics, sync_outcome_name(o));
 
@@ -281,7 +293,11 @@ struct sync *sync_start(struct app *a)
     opt.batch_max = 0; /* one connection, one sync: nothing to batch */
     s->pool = db_pool_new(&opt);
     pthread_mutex_init(&s->lock, NULL);
-    pthread_cond_init(&s->done, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->done, &attr);
+    pthread_condattr_destroy(&attr);
     /* The thread wakes at least every 10 s so that a due sync (also one another
      * instance failed to make) is never late by more than that. */
     int64_t period = a->cfg->sync_interval < 10 ? a->cfg->sync_interval : 10;
@@ -305,18 +321,34 @@ void sync_stop(struct sync *s)
     free(s);
 }
 
-enum sync_outcome sync_now(struct sync *s, char *why, size_t whylen)
+enum sync_outcome sync_now(struct sync *s, const char *corr, int64_t wait_s, char *why,
+                           size_t whylen)
 {
     pthread_mutex_lock(&s->lock);
+    if (s->corr[0] == '\0' && corr != NULL)
+        snprintf(s->corr, sizeof s->corr, "%s", corr);
     unsigned long mine = ++s->requested;
     s->force = true;
+    bool wait = !s->waiting && wait_s > 0;
+    s->waiting = s->waiting || wait;
     pthread_mutex_unlock(&s->lock);
     job_wake(s->job);
+    snprintf(why, whylen, "a sync is under way");
+    if (!wait)
+        return SYNC_PENDING;
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += (time_t)wait_s;
     pthread_mutex_lock(&s->lock);
-    while (s->finished < mine)
-        pthread_cond_wait(&s->done, &s->lock);
-    enum sync_outcome o = s->last;
-    snprintf(why, whylen, "%s", s->last_why);
+    int rc = 0;
+    while (s->finished < mine && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&s->done, &s->lock, &deadline);
+    s->waiting = false;
+    enum sync_outcome o = SYNC_PENDING;
+    if (s->finished >= mine) {
+        o = s->last;
+        snprintf(why, whylen, "%s", s->last_why);
+    }
     pthread_mutex_unlock(&s->lock);
     return o;
 }

@@ -27,7 +27,8 @@ T_DEFINE_STATE;
 
 enum fake_mode {
     GOOD, OTHER_KEY, REPLAY, OLD_NONCE, ALTERED, GARBAGE, HTTP500, KEY_AS_REPLY, WRONG_NUMBER,
-    FOREIGN_DEFINITION, FUTURE, SLOW, HUGE
+    FOREIGN_DEFINITION, FUTURE, SLOW, HUGE,
+    HOLD /* holds every request until the mode changes, then answers as GOOD */
 };
 
 static struct fake {
@@ -40,6 +41,7 @@ static struct fake {
     char first_nonce[SYNC_NONCE_LEN + 1]; /* of the first good reply */
     char *captured;                       /* the first good reply */
     int refused;                          /* requests not as the protocol says */
+    atomic_int served;                    /* sync requests read */
 } fake = {.fd = -1, .lock = PTHREAD_MUTEX_INITIALIZER};
 
 static void write_all(int fd, const char *p, size_t n)
@@ -113,6 +115,7 @@ static char *reply_for(const struct sync_request *req, const char *bearer)
         tl_sleep_ms(3000);
         break;
     case GOOD:
+    case HOLD:
     case ALTERED:
     case HTTP500:
         break;
@@ -161,7 +164,13 @@ static void serve_one(int fd)
               strcmp(ctype, "application/json") == 0 &&
               sync_request_parse(body, &req, why, sizeof why);
     json_decref(body);
+    atomic_fetch_add(&fake.served, 1);
     pthread_mutex_lock(&fake.lock);
+    while (fake.mode == HOLD && !atomic_load(&fake.stop)) {
+        pthread_mutex_unlock(&fake.lock);
+        tl_sleep_ms(10);
+        pthread_mutex_lock(&fake.lock);
+    }
     if (!ok) {
         fake.refused++;
         answer(fd, 400, "application/json", "{\"error\":\"not a sync request\"}");
@@ -330,6 +339,81 @@ static void test_backend_too_slow(void)
     T_CHECK(took < 5.5); /* a background sync in flight may delay it by one more timeout */
 }
 
+/* Syncs on demand while the backend hangs (issue 11): they run on the sync
+ * thread only; one request waits ALLOT_SYNC_WAIT for its sync, then answers
+ * 202 with Location: /license, and the others, while it waits, answer 202 at
+ * once.  So sixteen of them on a server of two workers leave a worker to the
+ * rest, and all answer while the backend still holds the sync; they share
+ * the syncs that follow. */
+#define ASKERS 16
+
+static struct th_server srv_hold;
+
+static void *ask_sync(void *arg)
+{
+    struct th_resp *r = arg;
+    if (!th_req(&srv_hold, "POST", "/license/actions/sync", TH_ADMIN_KEY, NULL, r))
+        r->status = -1;
+    return NULL;
+}
+
+static void test_sync_requests_take_one_worker(void)
+{
+    fake_mode(GOOD);
+    char env_url[64];
+    snprintf(env_url, sizeof env_url, "ALLOT_AUTHORITY_URL=http://127.0.0.1:%d", fake.port);
+    const char *env[] = {env_url, "ALLOT_THREADS=2", "ALLOT_SYNC_WAIT=1s",
+                         "ALLOT_SYNC_TIMEOUT=30s", "ALLOT_SYNC_INTERVAL=1h", NULL};
+    T_REQUIRE(tl_site_add_server(&site, &srv_hold, env));
+    fake_mode(HOLD);
+    int served0 = atomic_load(&fake.served);
+    static struct th_resp asked[ASKERS];
+    pthread_t askers[ASKERS];
+    for (int i = 0; i < ASKERS; i++)
+        pthread_create(&askers[i], NULL, ask_sync, &asked[i]);
+    /* While they ask, the server answers the rest. */
+    struct th_resp r;
+    T_CHECK(th_req(&srv_hold, "GET", "/license", TH_ADMIN_KEY, NULL, &r));
+    T_STATUS(r, 200);
+    th_resp_free(&r);
+    for (int i = 0; i < ASKERS; i++)
+        pthread_join(askers[i], NULL);
+    int accepted = 0;
+    for (int i = 0; i < ASKERS; i++) {
+        char location[64] = "";
+        th_header(&asked[i], "Location", location, sizeof location);
+        accepted += asked[i].status == 202 && strcmp(location, "/license") == 0 &&
+                    strcmp(th_str(&asked[i], "status"), "ok") == 0;
+        if (asked[i].status != 202)
+            printf("# asker %d: %ld %s\n", i, asked[i].status, th_error_type(&asked[i]));
+        th_resp_free(&asked[i]);
+    }
+    T_EQ_INT(accepted, ASKERS);
+    /* Every one answered while the backend still held the sync. */
+    int held = atomic_load(&fake.served) - served0;
+    T_EQ_INT(held, 1);
+    T_CHECK(th_log_contains(&srv_hold, "license sync under way"));
+    int64_t before = verified_at(&srv_hold);
+    fake_mode(GOOD);
+    /* The held sync and one more, which the others share, follow (and perhaps
+     * a retry of the first server, whose last sync failed). */
+    int64_t deadline = tl_now() + 20;
+    while (verified_at(&srv_hold) <= before && tl_now() < deadline)
+        tl_sleep_ms(50);
+    T_CHECK(verified_at(&srv_hold) > before);
+    T_CHECK(th_log_wait(&srv_hold, "verified with the backend", 5000));
+    T_CHECK(atomic_load(&fake.served) - served0 <= 3);
+    /* With the backend answering, the sync is over within the wait: 200. */
+    T_CHECK(th_req(&srv_hold, "POST", "/license/actions/sync", TH_ADMIN_KEY, NULL, &r));
+    T_STATUS(r, 200);
+    th_resp_free(&r);
+    /* lastVerifiedAt counts seconds: the next test point's sync must move it */
+    int64_t last = verified_at(&srv_hold);
+    T_EQ_INT(th_server_stop(&srv_hold), 0);
+    while (tl_now() <= last)
+        tl_sleep_ms(20);
+}
+
 static void test_correct_reply_is_accepted(void)
 {
     fake_mode(GOOD);
@@ -392,6 +476,24 @@ static void test_two_instances_sync_once_per_interval(void)
     T_CHECK(verified_at(&srv_b) >= tl_now() - 3);
 }
 
+/* Whether a line of the server's log holds all three texts (waits up to 5 s
+ * for it: the log is written in the background). */
+static bool log_line_with(const struct th_server *s, const char *a, const char *b, const char *c)
+{
+    for (int waited = 0; waited < 5000; waited += 50) {
+        char *text = th_file_text(s->log_path);
+        bool found = false;
+        for (char *line = text ? strtok(text, "\n") : NULL; line != NULL && !found;
+             line = strtok(NULL, "\n"))
+            found = strstr(line, a) && strstr(line, b) && strstr(line, c);
+        free(text);
+        if (found)
+            return true;
+        tl_sleep_ms(50);
+    }
+    return false;
+}
+
 static void test_revocation(void)
 {
     char sid[TL_ID_LEN], access[32], path[96];
@@ -402,7 +504,11 @@ static void test_revocation(void)
     T_CHECK(th_req(&srv_a, "POST", "/license/actions/sync", TH_ADMIN_KEY, NULL, &r));
     T_STATUS(r, 200);
     T_EQ_STR(th_str(&r, "status"), "revoked");
+    /* logged as a warning, with the corrId of the request that asked */
+    char corr[80] = "";
+    T_CHECK(th_header(&r, "X-Correlation-Id", corr, sizeof corr));
     th_resp_free(&r);
+    T_CHECK(log_line_with(&srv_a, "\"level\":\"warn\"", "it is REVOKED", corr));
     T_CHECK(th_req(&srv_b, "GET", "/license", TH_ADMIN_KEY, NULL, &r)); /* the other instance too */
     T_EQ_STR(th_str(&r, "status"), "revoked");
     th_resp_free(&r);
@@ -543,6 +649,7 @@ int main(void)
     T_RUN(test_first_sync_is_good);
     T_RUN(test_refused_replies);
     T_RUN(test_backend_too_slow);
+    T_RUN(test_sync_requests_take_one_worker);
     T_RUN(test_correct_reply_is_accepted);
     T_RUN(test_two_instances_sync_once_per_interval);
     T_RUN(test_revocation);
