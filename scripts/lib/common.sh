@@ -40,7 +40,7 @@ ALLOT_FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 # shellcheck disable=SC2034
 ALLOT_TEST_PACKAGES=(
 	docker-compose chromium podman podman-compose runc netavark aardvark-dns iptables debootstrap
-	systemd groff-base man-db "${ALLOT_FUZZ_PACKAGES[@]}"
+	systemd groff-base man-db python3-prometheus-client "${ALLOT_FUZZ_PACKAGES[@]}"
 )
 # shellcheck disable=SC2034
 ALLOT_BENCH_PACKAGES=(wrk postgresql-contrib)

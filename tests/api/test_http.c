@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -323,6 +324,25 @@ static void test_metrics(void)
     T_CHECK(strstr(r.body, "allot_db_pool_in_use") != NULL);
     /* Requests answered earlier are counted, by route. */
     T_CHECK(strstr(r.body, "route=\"/health\"") != NULL);
+    /* A real parser (Python's prometheus_client) reads every family whole,
+     * each with its TYPE: none split, none untyped. */
+    char path[] = "/tmp/allot-metrics.XXXXXX";
+    int fd = mkstemp(path);
+    T_REQUIRE(fd >= 0);
+    T_CHECK(write(fd, r.body, strlen(r.body)) == (ssize_t)strlen(r.body));
+    close(fd);
+    const char *root = getenv("ALLOT_SOURCE_ROOT");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "/usr/bin/python3 %s/tests/api/parse_metrics.py allot_http_requests "
+             "allot_http_request_duration_seconds allot_db_pool_in_use allot_sessions_active "
+             "allot_allotment_units allot_allotment_used allot_license_status "
+             "allot_session_decisions allot_license_syncs < %s",
+             root ? root : ".", path);
+    fflush(stdout);
+    int rc = system(cmd);
+    T_EQ_INT(WIFEXITED(rc) ? WEXITSTATUS(rc) : -1, 0);
+    unlink(path);
     th_resp_free(&r);
 }
 
