@@ -137,6 +137,15 @@ bool config_parse_listen(const char *text, char **host, uint16_t *port)
     return true;
 }
 
+/* "0", "00s", "0m", ...: zero in any unit (core_duration_parse takes only
+ * positive durations). */
+static bool zero_duration(const char *value)
+{
+    size_t zeros = strspn(value, "0");
+    return zeros > 0 && (value[zeros] == '\0' ||
+                         (strchr("smhd", value[zeros]) != NULL && value[zeros + 1] == '\0'));
+}
+
 static bool set_one(struct config *c, const struct var *v, const char *value,
                     char *err, size_t errlen)
 {
@@ -174,7 +183,9 @@ static bool set_one(struct config *c, const struct var *v, const char *value,
         }
         return true;
     case K_DURATION:
-        if (!core_duration_parse(value, &n) || n < v->min || n > v->max) {
+        /* zero ("0", "0s", ...) only where the table allows it */
+        if (!(v->min == 0 && zero_duration(value) && (n = 0, true)) &&
+            (!core_duration_parse(value, &n) || n < v->min || n > v->max)) {
             snprintf(err, errlen,
                      "%s: expected a duration such as 90s, 10m, 1h or 5d between %" PRId64
                      "s and %" PRId64 "s, got \"%.64s\"",
