@@ -38,4 +38,19 @@ bool core_time_parse(const char *s, int64_t *out);
  * outside years 0000..9999 or buf is too small. */
 bool core_time_format(int64_t t, char *buf, size_t len);
 
+/* ---- encodings -------------------------------------------------------------- */
+
+/* n bytes as 2n lower-case hex digits and a NUL (out holds 2n + 1). */
+void core_hex(const unsigned char *in, size_t n, char *out);
+/* The n bytes of the first 2n hex digits of in (either case); false when one
+ * of them is not a hex digit (in is read no further than that). */
+bool core_unhex(const char *in, size_t n, unsigned char *out);
+
+/* base64url without padding, malloc'd and NUL-terminated; NULL when out of
+ * memory. */
+char *core_b64url_encode(const unsigned char *data, size_t len);
+/* The bytes of s (slen characters), malloc'd (NUL after them), length in
+ * *outlen; NULL for anything but canonical unpadded base64url. */
+unsigned char *core_b64url_decode(const char *s, size_t slen, size_t *outlen);
+
 #endif

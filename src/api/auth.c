@@ -3,6 +3,7 @@
  * at once on the instance that deleted it and within AUTH_CACHE_SECONDS on
  * the others. */
 #include "allot/auth.h"
+#include "allot/core.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -78,35 +79,12 @@ void auth_digest(const char *secret, char lookup[17], unsigned char digest[32])
 {
     unsigned int n = 0;
     EVP_Digest(secret, strlen(secret), digest, &n, EVP_sha256(), NULL);
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < 8; i++) {
-        lookup[2 * i] = hex[digest[i] >> 4];
-        lookup[2 * i + 1] = hex[digest[i] & 15];
-    }
-    lookup[16] = '\0';
-}
-
-static void to_hex(const unsigned char *in, size_t n, char *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hex[in[i] >> 4];
-        out[2 * i + 1] = hex[in[i] & 15];
-    }
-    out[2 * n] = '\0';
+    core_hex(digest, 8, lookup);
 }
 
 static bool from_hex(const char *in, unsigned char *out, size_t n)
 {
-    if (strlen(in) != 2 * n)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        if (sscanf(in + 2 * i, "%2x", &v) != 1)
-            return false;
-        out[i] = (unsigned char)v;
-    }
-    return true;
+    return strlen(in) == 2 * n && core_unhex(in, n, out);
 }
 
 enum http_auth auth_check(struct app *a, const char *secret, unsigned *role,
@@ -160,7 +138,7 @@ enum db_status auth_ensure_admin_key(struct app *a, const char *secret)
     char lookup[17], hash_hex[65];
     unsigned char digest[32];
     auth_digest(secret, lookup, digest);
-    to_hex(digest, sizeof digest, hash_hex);
+    core_hex(digest, sizeof digest, hash_hex);
     return db_apikey_ensure_admin(a->pool, lookup, hash_hex);
 }
 
@@ -170,5 +148,5 @@ void auth_stored_forms(const char *secret, char lookup[17], char hash_hex[65])
 {
     unsigned char digest[32];
     auth_digest(secret, lookup, digest);
-    to_hex(digest, sizeof digest, hash_hex);
+    core_hex(digest, sizeof digest, hash_hex);
 }

@@ -8,6 +8,7 @@
  * carries a Content-Security-Policy that admits only the console's own
  * scripts and styles: no inline script or style, no other origin. */
 #include "allot/console.h"
+#include "allot/core.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -92,14 +93,10 @@ static void etag_of(struct asset *a)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    static const char hex[] = "0123456789abcdef";
     if (EVP_Digest(a->data, a->len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen < 8)
         memset(md, 0, 8);
     a->etag[0] = '"';
-    for (size_t i = 0; i < 8; i++) {
-        a->etag[1 + 2 * i] = hex[md[i] >> 4];
-        a->etag[2 + 2 * i] = hex[md[i] & 15];
-    }
+    core_hex(md, 8, a->etag + 1);
     a->etag[17] = '"';
     a->etag[18] = '\0';
 }

@@ -1,5 +1,7 @@
 /* Opaque list cursors: base64url(ts_us[8] | uuid[16] | hmac[8]).  The HMAC key
  * is shared by every allotd through the database (server_secrets). */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -7,45 +9,35 @@
 #include <openssl/hmac.h>
 
 #include "allot/api.h"
+#include "allot/core.h"
 
 #define RAW_LEN 32
 
-static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
+/* A UUID's text, 8-4-4-4-12 hex digits, and its 16 bytes. */
+static const size_t uuid_groups[] = {4, 2, 2, 2, 6};
 
 static bool uuid_to_bytes(const char *uuid, unsigned char out[16])
 {
     if (!api_is_uuid(uuid))
         return false;
-    size_t j = 0;
-    for (size_t i = 0; i < 36; i++) {
-        if (uuid[i] == '-')
-            continue;
-        int hi = hexval(uuid[i]), lo = hexval(uuid[i + 1]);
-        out[j++] = (unsigned char)(hi << 4 | lo);
-        i++;
+    for (size_t g = 0; g < 5; g++) {
+        if (!core_unhex(uuid, uuid_groups[g], out))
+            return false;
+        uuid += 2 * uuid_groups[g] + 1;
+        out += uuid_groups[g];
     }
     return true;
 }
 
-static void bytes_to_uuid(const unsigned char in[16], char out[37])
+static void bytes_to_uuid(const unsigned char *in, char out[37])
 {
-    static const char hex[] = "0123456789abcdef";
-    size_t j = 0;
-    for (size_t i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            out[j++] = '-';
-        out[j++] = hex[in[i] >> 4];
-        out[j++] = hex[in[i] & 15];
+    for (size_t g = 0; g < 5; g++) {
+        core_hex(in, uuid_groups[g], out);
+        out[2 * uuid_groups[g]] = '-';
+        out += 2 * uuid_groups[g] + 1;
+        in += uuid_groups[g];
     }
-    out[36] = '\0';
+    out[-1] = '\0';
 }
 
 static void mac(const unsigned char key[32], const unsigned char *data, size_t len,
@@ -66,59 +58,31 @@ void api_cursor_encode(const unsigned char key[32], int64_t ts_us, const char *u
         raw[i] = (unsigned char)(t >> (56 - 8 * i));
     uuid_to_bytes(uuid, raw + 8);
     mac(key, raw, 24, raw + 24);
-    /* 32 bytes = 10 groups of 3 + 2 bytes: 43 characters without padding. */
-    size_t o = 0;
-    for (size_t i = 0; i < RAW_LEN; i += 3) {
-        uint32_t v = (uint32_t)raw[i] << 16;
-        if (i + 1 < RAW_LEN) v |= (uint32_t)raw[i + 1] << 8;
-        if (i + 2 < RAW_LEN) v |= raw[i + 2];
-        out[o++] = b64url[(v >> 18) & 63];
-        out[o++] = b64url[(v >> 12) & 63];
-        if (i + 1 < RAW_LEN) out[o++] = b64url[(v >> 6) & 63];
-        if (i + 2 < RAW_LEN) out[o++] = b64url[v & 63];
-    }
-    out[o] = '\0';
-}
-
-static int b64val(char c)
-{
-    const char *p = c ? strchr(b64url, c) : NULL;
-    return p ? (int)(p - b64url) : -1;
+    /* 32 bytes: 43 characters without padding. */
+    char *text = core_b64url_encode(raw, RAW_LEN);
+    snprintf(out, API_CURSOR_LEN + 1, "%s", text ? text : "");
+    free(text);
 }
 
 bool api_cursor_decode(const unsigned char key[32], const char *text, int64_t *ts_us,
                        char uuid[37])
 {
-    if (strlen(text) != API_CURSOR_LEN)
-        return false;
-    unsigned char raw[RAW_LEN + 2];
-    size_t o = 0;
-    for (size_t i = 0; i < API_CURSOR_LEN; i += 4) {
-        uint32_t v = 0;
-        size_t n = API_CURSOR_LEN - i < 4 ? API_CURSOR_LEN - i : 4;
-        for (size_t k = 0; k < 4; k++) {
-            int d = k < n ? b64val(text[i + k]) : 0;
-            if (d < 0)
-                return false;
-            v = v << 6 | (uint32_t)d;
-        }
-        raw[o++] = (unsigned char)(v >> 16);
-        if (n > 2) raw[o++] = (unsigned char)(v >> 8);
-        if (n > 3) raw[o++] = (unsigned char)v;
-    }
-    if (o != RAW_LEN)
-        return false;
+    size_t len = 0;
+    unsigned char *raw = strlen(text) == API_CURSOR_LEN
+                             ? core_b64url_decode(text, API_CURSOR_LEN, &len) : NULL;
     unsigned char expect[8];
-    mac(key, raw, 24, expect);
-    if (CRYPTO_memcmp(expect, raw + 24, 8) != 0)
-        return false;
-    /* Re-encoding must give the same text: refuses non-canonical trailing bits. */
-    uint64_t t = 0;
-    for (int i = 0; i < 8; i++)
-        t = t << 8 | raw[i];
-    *ts_us = (int64_t)t;
-    bytes_to_uuid(raw + 8, uuid);
-    char again[API_CURSOR_LEN + 1];
-    api_cursor_encode(key, *ts_us, uuid, again);
-    return strcmp(again, text) == 0;
+    bool good = raw != NULL && len == RAW_LEN;
+    if (good) {
+        mac(key, raw, 24, expect);
+        good = CRYPTO_memcmp(expect, raw + 24, 8) == 0;
+    }
+    if (good) {
+        uint64_t t = 0;
+        for (int i = 0; i < 8; i++)
+            t = t << 8 | raw[i];
+        *ts_us = (int64_t)t;
+        bytes_to_uuid(raw + 8, uuid);
+    }
+    free(raw);
+    return good; /* the decoder refuses a second spelling (trailing bits) */
 }

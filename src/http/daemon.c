@@ -17,6 +17,7 @@
 #include <openssl/rand.h>
 
 #include "allot/app.h"
+#include "allot/core.h"
 #include "allot/http_guard.h"
 #include "allot/log.h"
 #include "allot/metrics.h"
@@ -49,12 +50,7 @@ void http_new_corr_id(char out[33])
         memcpy(raw, &t, sizeof t);
         memcpy(raw + 8, &t, sizeof t);
     }
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < sizeof raw; i++) {
-        out[2 * i] = hex[raw[i] >> 4];
-        out[2 * i + 1] = hex[raw[i] & 15];
-    }
-    out[32] = '\0';
+    core_hex(raw, sizeof raw, out);
 }
 
 /* A client's correlation id is kept when it is short and plain. */

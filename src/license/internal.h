@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "allot/core.h"
+
 /* Writes a formatted reason into why (if why != NULL && whylen > 0). */
 void lic_whyf(char *why, size_t whylen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -14,7 +16,5 @@ void lic_whyf(char *why, size_t whylen, const char *fmt, ...)
  * base64url alphabet, no '=', no whitespace, length % 4 != 1, and the unused
  * trailing bits must be zero (one text per byte string).  It returns a malloc'd
  * buffer (with an extra NUL byte after *outlen bytes) or NULL. */
-char *lic_b64url_encode(const unsigned char *data, size_t len);
-unsigned char *lic_b64url_decode(const char *s, size_t slen, size_t *outlen);
 
 #endif

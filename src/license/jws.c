@@ -31,7 +31,7 @@ static char *encode_json(const json_t *obj)
     char *text = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
     if (text == NULL)
         return NULL;
-    char *b64 = lic_b64url_encode((const unsigned char *)text, strlen(text));
+    char *b64 = core_b64url_encode((const unsigned char *)text, strlen(text));
     free(text);
     return b64;
 }
@@ -76,7 +76,7 @@ int lic_doc_sign(EVP_PKEY *priv, const char *typ, const char *kid,
                        hlen + 1 + plen) != 1 ||
         siglen != ED25519_SIG_LEN)
         goto out;
-    s64 = lic_b64url_encode(sig, siglen);
+    s64 = core_b64url_encode(sig, siglen);
     if (s64 == NULL)
         goto out;
     size_t slen = strlen(s64);
@@ -186,9 +186,9 @@ enum lic_result lic_doc_verify(const char *compact, EVP_PKEY *pub, const char *e
     unsigned char *hraw = NULL, *praw = NULL, *sig = NULL;
     json_t *header = NULL, *payload = NULL;
     size_t hrawlen = 0, prawlen = 0, siglen = 0;
-    hraw = lic_b64url_decode(compact, hlen, &hrawlen);
-    praw = lic_b64url_decode(dot1 + 1, plen, &prawlen);
-    sig = lic_b64url_decode(dot2 + 1, slen, &siglen);
+    hraw = core_b64url_decode(compact, hlen, &hrawlen);
+    praw = core_b64url_decode(dot1 + 1, plen, &prawlen);
+    sig = core_b64url_decode(dot2 + 1, slen, &siglen);
     if (hraw == NULL || praw == NULL || sig == NULL) {
         lic_whyf(why, whylen, "malformed: the %s is not valid unpadded base64url",
                  hraw == NULL ? "header" : praw == NULL ? "payload" : "signature");

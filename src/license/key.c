@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,4 +270,14 @@ EVP_PKEY *lic_key_load_private_file(const char *path, char *why, size_t whylen)
 EVP_PKEY *lic_key_load_public_file(const char *path, char *why, size_t whylen)
 {
     return load_file(path, false, why, whylen);
+}
+
+void lic_whyf(char *why, size_t whylen, const char *fmt, ...)
+{
+    if (why == NULL || whylen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, whylen, fmt, ap);
+    va_end(ap);
 }

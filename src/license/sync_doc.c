@@ -23,7 +23,7 @@ int sync_nonce_new(char out[SYNC_NONCE_LEN + 1])
         ERR_clear_error();
         return -1;
     }
-    char *b64 = lic_b64url_encode(raw, sizeof raw);
+    char *b64 = core_b64url_encode(raw, sizeof raw);
     OPENSSL_cleanse(raw, sizeof raw);
     if (b64 == NULL || strlen(b64) != SYNC_NONCE_LEN) {
         free(b64);
@@ -40,7 +40,7 @@ bool sync_nonce_ok(const char *nonce)
         return false;
     size_t n = 0;
     /* The decoder is strict: alphabet only, unused trailing bits zero. */
-    unsigned char *raw = lic_b64url_decode(nonce, SYNC_NONCE_LEN, &n);
+    unsigned char *raw = core_b64url_decode(nonce, SYNC_NONCE_LEN, &n);
     bool ok = raw != NULL && n == SYNC_NONCE_BYTES;
     free(raw);
     return ok;

@@ -110,6 +110,20 @@ static void test_duration_bad(void)
     T_CHECK(!core_duration_parse("10m", NULL));
 }
 
+static void test_hex(void)
+{
+    const unsigned char raw[] = {0x00, 0x7f, 0xa5, 0xff};
+    char text[9];
+    core_hex(raw, sizeof raw, text);
+    T_EQ_STR(text, "007fa5ff");
+    unsigned char back[4] = {0};
+    T_CHECK(core_unhex("007FA5ff", 4, back));
+    T_CHECK(memcmp(back, raw, 4) == 0);
+    T_CHECK(!core_unhex("007fa5fg", 4, back));
+    T_CHECK(!core_unhex("0x", 1, back));
+    T_CHECK(!core_unhex("0", 1, back)); /* stops at the NUL */
+}
+
 int main(void)
 {
     T_RUN(test_calendar_matches_gmtime);
@@ -117,5 +131,6 @@ int main(void)
     T_RUN(test_params_table);
     T_RUN(test_duration_good);
     T_RUN(test_duration_bad);
+    T_RUN(test_hex);
     return t_done();
 }

@@ -20,8 +20,8 @@ static EVP_PKEY *k1, *k2; /* two Ed25519 key pairs, made once */
  * the signature is Ed25519 over the first two parts (or hmac/none as asked). */
 static char *forge(EVP_PKEY *key, const char *header, const char *payload)
 {
-    char *h = lic_b64url_encode((const unsigned char *)header, strlen(header));
-    char *p = lic_b64url_encode((const unsigned char *)payload, strlen(payload));
+    char *h = core_b64url_encode((const unsigned char *)header, strlen(header));
+    char *p = core_b64url_encode((const unsigned char *)payload, strlen(payload));
     size_t n = strlen(h) + strlen(p) + 2;
     char *input = malloc(n);
     snprintf(input, n, "%s.%s", h, p);
@@ -31,7 +31,7 @@ static char *forge(EVP_PKEY *key, const char *header, const char *payload)
     EVP_DigestSignInit(ctx, NULL, NULL, NULL, key);
     EVP_DigestSign(ctx, sig, &siglen, (unsigned char *)input, strlen(input));
     EVP_MD_CTX_free(ctx);
-    char *s = lic_b64url_encode(sig, siglen);
+    char *s = core_b64url_encode(sig, siglen);
     size_t total = n + strlen(s) + 1;
     char *out = malloc(total);
     snprintf(out, total, "%s.%s", input, s);
@@ -78,20 +78,20 @@ static enum lic_result parse_variant(const char *key, const char *value, struct 
 
 static void test_b64url(void)
 {
-    char *e = lic_b64url_encode((const unsigned char *)"\xfb\xff", 2);
+    char *e = core_b64url_encode((const unsigned char *)"\xfb\xff", 2);
     T_EQ_STR(e, "-_8");
     free(e);
     size_t n = 0;
-    unsigned char *d = lic_b64url_decode("-_8", 3, &n);
+    unsigned char *d = core_b64url_decode("-_8", 3, &n);
     T_REQUIRE(d != NULL);
     T_EQ_INT(n, 2);
     T_CHECK(d[0] == 0xfb && d[1] == 0xff);
     free(d);
-    T_CHECK(lic_b64url_decode("-_9", 3, &n) == NULL);   /* non-zero trailing bits */
-    T_CHECK(lic_b64url_decode("QQ==", 4, &n) == NULL);  /* padding */
-    T_CHECK(lic_b64url_decode("Q+/A", 4, &n) == NULL);  /* standard alphabet */
-    T_CHECK(lic_b64url_decode("QUJD\n", 5, &n) == NULL);
-    T_CHECK(lic_b64url_decode("QUJDR", 5, &n) == NULL); /* len % 4 == 1 */
+    T_CHECK(core_b64url_decode("-_9", 3, &n) == NULL);   /* non-zero trailing bits */
+    T_CHECK(core_b64url_decode("QQ==", 4, &n) == NULL);  /* padding */
+    T_CHECK(core_b64url_decode("Q+/A", 4, &n) == NULL);  /* standard alphabet */
+    T_CHECK(core_b64url_decode("QUJD\n", 5, &n) == NULL);
+    T_CHECK(core_b64url_decode("QUJDR", 5, &n) == NULL); /* len % 4 == 1 */
 }
 
 static void test_roundtrip(void)
@@ -106,7 +106,7 @@ static void test_roundtrip(void)
     T_CHECK(json_equal(p, back));
     /* The header is exactly this text. */
     size_t n = 0;
-    unsigned char *h = lic_b64url_decode(jws, (size_t)(strchr(jws, '.') - jws), &n);
+    unsigned char *h = core_b64url_decode(jws, (size_t)(strchr(jws, '.') - jws), &n);
     T_EQ_STR((char *)h, "{\"alg\":\"EdDSA\",\"typ\":\"JWT\"}");
     free(h);
     json_decref(back);
@@ -203,8 +203,8 @@ static void test_wrong_alg_refused(void)
     char why[256];
     const char *payload = "{\"a\":1}";
     /* alg none, no signature: refused (malformed or bad alg, never ok). */
-    char *h = lic_b64url_encode((const unsigned char *)"{\"alg\":\"none\",\"typ\":\"JWT\"}", 26);
-    char *p = lic_b64url_encode((const unsigned char *)payload, strlen(payload));
+    char *h = core_b64url_encode((const unsigned char *)"{\"alg\":\"none\",\"typ\":\"JWT\"}", 26);
+    char *p = core_b64url_encode((const unsigned char *)payload, strlen(payload));
     char none[256];
     snprintf(none, sizeof none, "%s.%s.", h, p);
     T_CHECK(lic_jws_verify(none, k1, NULL, why, sizeof why) != LIC_OK);
@@ -215,7 +215,7 @@ static void test_wrong_alg_refused(void)
     free(jws);
     /* HS256 keyed with the public key bytes (the classic confusion). */
     free(h);
-    h = lic_b64url_encode((const unsigned char *)"{\"alg\":\"HS256\",\"typ\":\"JWT\"}", 27);
+    h = core_b64url_encode((const unsigned char *)"{\"alg\":\"HS256\",\"typ\":\"JWT\"}", 27);
     char input[256];
     snprintf(input, sizeof input, "%s.%s", h, p);
     unsigned char pubraw[32], mac[32];
@@ -223,7 +223,7 @@ static void test_wrong_alg_refused(void)
     EVP_PKEY_get_raw_public_key(k1, pubraw, &publen);
     T_REQUIRE(EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, pubraw, publen,
                         (unsigned char *)input, strlen(input), mac, sizeof mac, &maclen) != NULL);
-    char *m = lic_b64url_encode(mac, maclen);
+    char *m = core_b64url_encode(mac, maclen);
     char hs[300];
     snprintf(hs, sizeof hs, "%s.%s", input, m);
     T_EQ_INT(lic_jws_verify(hs, k1, NULL, why, sizeof why), LIC_BAD_ALG);
@@ -438,7 +438,7 @@ static void test_validity(void)
     T_EQ_STR(lic_result_name(LIC_EXPIRED), "expired");
     /* The header of a license key. */
     size_t n = 0;
-    unsigned char *h = lic_b64url_decode(key, (size_t)(strchr(key, '.') - key), &n);
+    unsigned char *h = core_b64url_decode(key, (size_t)(strchr(key, '.') - key), &n);
     T_EQ_STR((char *)h, "{\"alg\":\"EdDSA\",\"typ\":\"allot-license+jwt\"}");
     free(h);
     free(key);

@@ -239,12 +239,12 @@ static void test_reply_refusals(void)
     /* Altered payload: revoked false -> true under the old signature. */
     char *dot1 = strchr(jws, '.'), *dot2 = strchr(dot1 + 1, '.');
     size_t plen = 0;
-    unsigned char *raw = lic_b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), &plen);
+    unsigned char *raw = core_b64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), &plen);
     T_REQUIRE(raw != NULL);
     char *f = strstr((char *)raw, "false");
     T_REQUIRE(f != NULL);
     memcpy(f, "true ", 5);
-    char *p64 = lic_b64url_encode(raw, plen);
+    char *p64 = core_b64url_encode(raw, plen);
     size_t n = strlen(jws) + 8;
     char *altered = malloc(n);
     snprintf(altered, n, "%.*s.%s%s", (int)(dot1 - jws), jws, p64, dot2);

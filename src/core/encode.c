@@ -1,24 +1,46 @@
-/* base64url (RFC 4648 section 5) without padding, strict decoder. */
-#include "internal.h"
-
-#include <stdarg.h>
-#include <stdio.h>
+/* Encodings of bytes as text: lower-case hex, and base64url (RFC 4648
+ * section 5) without padding with a strict decoder. */
+#include <stdint.h>
 #include <stdlib.h>
+
+#include "allot/core.h"
+
+void core_hex(const unsigned char *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+bool core_unhex(const char *in, size_t n, unsigned char *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        int hi = hex_digit(in[2 * i]), lo = hi < 0 ? -1 : hex_digit(in[2 * i + 1]);
+        if (lo < 0)
+            return false;
+        out[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return true;
+}
 
 static const char alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-void lic_whyf(char *why, size_t whylen, const char *fmt, ...)
-{
-    if (why == NULL || whylen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, whylen, fmt, ap);
-    va_end(ap);
-}
-
-char *lic_b64url_encode(const unsigned char *data, size_t len)
+char *core_b64url_encode(const unsigned char *data, size_t len)
 {
     if (len > (SIZE_MAX - 4) / 4 * 3)
         return NULL;
@@ -63,7 +85,7 @@ static int sextet(unsigned char c)
     return -1;
 }
 
-unsigned char *lic_b64url_decode(const char *s, size_t slen, size_t *outlen)
+unsigned char *core_b64url_decode(const char *s, size_t slen, size_t *outlen)
 {
     if (slen % 4 == 1)
         return NULL;
