@@ -97,6 +97,7 @@ enum db_status db_session_list(struct db_pool *p, const struct session_filter *f
                                const struct db_page *page, PGresult **out);
 struct event_filter {
     const char *user, *kind, *result_code;
+    const char *from, *to; /* RFC 3339, or NULL: at or after from, before to */
 };
 enum db_status db_event_list(struct db_pool *p, const struct event_filter *f,
                              const struct db_page *page, PGresult **out);
@@ -104,6 +105,18 @@ enum db_status db_sessions_active(struct db_pool *p, long long *count);
 /* Ends idle sessions, frees lingering slots, forgets finished quarantines;
  * *ended = sessions ended. */
 enum db_status db_reap(struct db_pool *p, const char *now, const char *idle_seconds, int *ended);
+
+/* ---- usage history (src/db/usage.c) ---------------------------------------- */
+/* Rolls up to max_hours whole hours of the audit trail older than lag_seconds
+ * (sql/usage_rollup.sql); *hours = hours rolled (0: nothing to do, or
+ * another instance is at it). */
+enum db_status db_usage_rollup(struct db_pool *p, const char *now, const char *lag_seconds,
+                               const char *max_hours, int *hours);
+/* engine.usage_report: one row per step of [from, to) (whole steps): "ok",
+ * start, sessions started (JSON), refusals (JSON), peak concurrent sessions,
+ * capacity minutes, capacity minutes month to date, the month's pool. */
+enum db_status db_usage_report(struct db_pool *p, const char *from, const char *to,
+                               const char *step, const char *now, PGresult **out);
 
 /* ---- helpers (src/db/common.c) --------------------------------------------- */
 /* The keyset parameters of a list statement: the position after which to
