@@ -28,7 +28,8 @@ CREATE TYPE engine.outcome AS ENUM (
     'tokens_login_only',       -- tokens given for a rule that is not a login group
     'user_not_found',
     'license_older',           -- a key older than the one in force
-    'license_replaced'         -- a sync of a license replaced meanwhile
+    'license_replaced',        -- a sync of a license replaced meanwhile
+    'usage_rolling_up'         -- the usage roll-up is over a day behind
 );
 
 -- The model product's result code of a license check.

@@ -8,15 +8,19 @@
 -- that last stretch of trail, never the whole trail.  A day that the
 -- watermark cuts in two is its day row (the hours rolled) plus its raw hours.
 -- Steps that start after p_now have no peak (nothing happened in them yet).
+-- While the roll-up is more than a day behind (after an upgrade of a site
+-- with a long trail, or when allotd was stopped for days: the reaper catches
+-- up within minutes), the outcome is usage_rolling_up and there are no rows:
+-- a report never reads more than a day of raw trail.
 --
--- Columns: the step's start, sessions started by access type, refusals by
+-- Columns: the outcome, the step's start, sessions started by access type, refusals by
 -- result code, peak concurrent sessions, capacity minutes charged in the step
 -- and in its calendar month up to the step's end, and the capacity pool of a
 -- month of the license in force (units + overage; NULL when the license has
 -- no analyzer_time allotment or its overage is unbounded).
 CREATE FUNCTION engine.usage_report(p_from timestamptz, p_to timestamptz, p_step text,
                                     p_now timestamptz)
-RETURNS TABLE (start timestamptz, sessions_started jsonb, refusals jsonb, peak_sessions integer,
+RETURNS TABLE (outcome engine.outcome, start timestamptz, sessions_started jsonb, refusals jsonb, peak_sessions integer,
                capacity_minutes bigint, capacity_month_to_date bigint, capacity_pool bigint)
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
@@ -26,10 +30,16 @@ DECLARE
     -- From the start of p_from's month: the capacity minutes of the month so far.
     ext timestamptz := engine.month_start(p_from);
     w timestamptz;
+    raw_end timestamptz := least(p_to, engine.hour_of(p_now) + interval '1 hour');
 BEGIN
     SELECT * INTO st FROM usage_rollup;
     SELECT * INTO l FROM license;
     w := coalesce(st.rolled_until, engine.usage_origin(), p_to);
+    IF raw_end - w > interval '1 day' THEN
+        RETURN QUERY SELECT 'usage_rolling_up'::engine.outcome, NULL::timestamptz, NULL::jsonb,
+                            NULL::jsonb, NULL::integer, NULL::bigint, NULL::bigint, NULL::bigint;
+        RETURN;
+    END IF;
     RETURN QUERY
     WITH parts AS (
         SELECT h.hour AS b, h.sessions_started, h.refusals, h.peak_sessions, h.capacity_minutes
@@ -44,8 +54,7 @@ BEGIN
         UNION ALL
         SELECT CASE p_step WHEN 'hour' THEN r.hour ELSE engine.day_of(r.hour) END,
                r.sessions_started, r.refusals, r.peak_sessions, r.capacity_minutes
-          FROM engine.usage_from_trail(w, greatest(w, least(p_to, engine.hour_of(p_now) + interval '1 hour')),
-                                       st.open_sessions) r
+          FROM engine.usage_from_trail(w, greatest(w, raw_end), st.open_sessions) r
          WHERE r.hour >= ext AND r.hour <= p_now
     ), steps AS (
         SELECT p.b, engine.counts_sum(p.sessions_started) AS started,
@@ -59,7 +68,7 @@ BEGIN
           FROM generate_series(ext, p_to - width, width) AS g (b)
           LEFT JOIN steps s ON s.b = g.b
     )
-    SELECT x.b, coalesce(x.started, '{}'), coalesce(x.refused, '{}'),
+    SELECT 'ok'::engine.outcome, x.b, coalesce(x.started, '{}'), coalesce(x.refused, '{}'),
            CASE WHEN x.b > p_now THEN 0 ELSE coalesce(x.peak, 0) END,
            x.minutes, x.month_minutes,
            CASE WHEN l.capacity_units IS NOT NULL

@@ -114,7 +114,8 @@ enum db_status db_usage_rollup(struct db_pool *p, const char *now, const char *l
                                const char *max_hours, int *hours);
 /* engine.usage_report: one row per step of [from, to) (whole steps): "ok",
  * start, sessions started (JSON), refusals (JSON), peak concurrent sessions,
- * capacity minutes, capacity minutes month to date, the month's pool. */
+ * capacity minutes, capacity minutes month to date, the month's pool; or one
+ * row of the outcome usage_rolling_up. */
 enum db_status db_usage_report(struct db_pool *p, const char *from, const char *to,
                                const char *step, const char *now, PGresult **out);
 

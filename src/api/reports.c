@@ -87,6 +87,12 @@ void api_reports_usage(struct http_request *r)
         api_reply_db(r, s);
         return;
     }
+    enum api_outcome o = api_outcome_of(res);
+    if (o != API_OUTCOME_ok) {
+        PQclear(res);
+        api_reply_refusal(r, o, NULL);
+        return;
+    }
     json_t *points = json_array();
     for (int i = 0; i < PQntuples(res); i++)
         json_array_append_new(points, api_row_object(res, i, 1, &api_usage_point_shape));

@@ -9,7 +9,7 @@ static const struct db_stmt q_rollup = {
     .name = "usage_rollup", .sql = "SELECT engine.usage_rollup($1, $2, $3)"};
 static const struct db_stmt q_report = {
     .name = "usage_report", .sql =
-    "SELECT 'ok', r.start, r.sessions_started, r.refusals, r.peak_sessions, r.capacity_minutes,"
+    "SELECT r.outcome, r.start, r.sessions_started, r.refusals, r.peak_sessions, r.capacity_minutes,"
     " r.capacity_month_to_date, r.capacity_pool FROM engine.usage_report($1, $2, $3, $4) r"};
 
 enum db_status db_usage_rollup(struct db_pool *p, const char *now, const char *lag_seconds,
