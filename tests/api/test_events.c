@@ -232,8 +232,9 @@ static void test_users_and_allocations_csv(void)
      * commas and a line break that CSV must quote. */
     char evil[TL_ID_LEN];
     T_REQUIRE(tl_user(&site.srv, "=HYPERLINK(\"http://x\")", "-2+3", "[\"@SUM(A1)\", \"a,b\"]", evil));
-    T_REQUIRE(th_sql(site.db.url, "UPDATE users SET name = 'line one\nline \"two\"' WHERE user_id = '-2+3'")
-              != NULL);
+    char *updated = th_sql(site.db.url, "UPDATE users SET name = 'line one\nline \"two\"' WHERE user_id = '-2+3'");
+    T_REQUIRE(updated != NULL);
+    free(updated);
     T_EQ_INT(tl_alloc(&site.srv, evil, "professional", NULL, NULL, 0), 201);
 
     struct th_resp r;
