@@ -1,13 +1,13 @@
 -- Usage history (GET /reports/usage and the console's Usage page), kept as
 -- aggregates so that a report never reads the whole audit trail.  The reaper
--- rolls the trail up in the background, one UTC hour at a time, once the hour
--- is older than a safety lag (sql/usage_rollup.sql); a report reads these
--- rows up to the watermark and the raw trail after it (sql/usage_report.sql).
+-- rolls the trail up in the background, up to a safety lag ago, into its UTC
+-- hours and days (sql/usage_rollup.sql); a report reads these rows up to the
+-- watermark and the raw trail after it (sql/usage_report.sql).
 -- The aggregates are what outlives the raw rows: a retention that removes old
 -- events and sessions keeps them.
 
--- 1. One row per rolled hour, every hour from the first event on (zeros
---    included), so that the open sessions carry from hour to hour.
+-- 1. One row per hour rolled (or begun), every hour from the first event on
+--    (zeros included), so that the open sessions carry from hour to hour.
 --      sessions_started  grants by access type: {"professional": 41, ...}
 --      refusals          refusals by result code: {"NoAvailableAccessType": 3}
 --      peak_sessions     the most sessions active at once during the hour
@@ -21,9 +21,9 @@ CREATE TABLE usage_hours (
     capacity_minutes bigint NOT NULL DEFAULT 0 CHECK (capacity_minutes >= 0)
 );
 
--- 2. The same per UTC day, added to as each of its hours is rolled up: the
---    sums of its hours, and the greatest of their peaks.  A day row holds
---    exactly the day's hours before the watermark.
+-- 2. The same per UTC day, added to as its hours are rolled up: the sums of
+--    its hours, and the greatest of their peaks.  A day's row holds exactly
+--    the day's trail before the watermark, as an hour's row does.
 CREATE TABLE usage_days (
     day              date PRIMARY KEY,
     sessions_started jsonb NOT NULL DEFAULT '{}',
@@ -32,9 +32,9 @@ CREATE TABLE usage_days (
     capacity_minutes bigint NOT NULL DEFAULT 0 CHECK (capacity_minutes >= 0)
 );
 
--- 3. The watermark: every hour before rolled_until is in usage_hours (and
---    usage_days); open_sessions were active at rolled_until.  NULL until the
---    first hour is rolled.
+-- 3. The watermark: the trail before rolled_until is in usage_hours and
+--    usage_days (an hour's capacity minutes once the hour is over);
+--    open_sessions were active at rolled_until.  NULL until the first roll-up.
 CREATE TABLE usage_rollup (
     singleton     boolean PRIMARY KEY DEFAULT true CHECK (singleton),
     rolled_until  timestamptz,

@@ -4,9 +4,9 @@
 --
 -- The rolled-up hours (usage_hours) or days (usage_days) up to the watermark,
 -- then the raw trail from the watermark to p_to (usage_from_trail), which the
--- roll-up keeps to about an hour and its lag: a report costs its steps and
--- that last stretch of trail, never the whole trail.  A day that the
--- watermark cuts in two is its day row (the hours rolled) plus its raw hours.
+-- roll-up keeps to its lag and a tick: a report costs its steps and that
+-- last stretch of trail, never the whole trail.  An hour or a day that the
+-- watermark cuts in two is its row (what was rolled) plus its raw part.
 -- Steps that start after p_now have no peak (nothing happened in them yet).
 -- While the roll-up is more than a day behind (after an upgrade of a site
 -- with a long trail, or when allotd was stopped for days: the reaper catches

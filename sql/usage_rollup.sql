@@ -2,34 +2,41 @@
 -- in the background: the reaper's job calls it on every tick, on every allotd
 -- instance (one at a time: the others skip the locked watermark).
 --
--- Which hours: whole UTC hours from the watermark (usage_rollup.rolled_until,
--- at first the hour of the first event) up to the hour of p_now - p_lag, at
--- most p_max_hours of them per call (the caller calls again while it rolls
--- that many, so a site with years of trail catches up in short transactions).
+-- What: the trail from the watermark (usage_rollup.rolled_until, at first
+-- the hour of the first event) up to p_now - p_lag, in steps of at most
+-- p_max_hours hours and p_max_events events (the caller calls again while it
+-- rolls something, so a site with years of trail, or an hour of millions of
+-- events, is rolled up in short transactions).  A step may end within an
+-- hour: its hour's row and day's row are added to (counts summed, the peak
+-- the greater).
+--
 -- The lag is what makes it safe against events committed out of order: an
 -- event carries the clock of the instance that wrote it, and commits after it
 -- was timed (a statement waiting on a lock), and the reaper ends an idle
 -- session at the moment it became idle, up to a tick earlier.  allotd passes
--- a lag longer than all of these (src/jobs/reaper.c), so no event lands in an
--- hour already rolled.
+-- a lag longer than all of these (src/jobs/reaper.c), so no event lands
+-- before the watermark.
 --
--- Sessions active at the watermark carry from hour to hour (usage_from_trail
+-- Sessions active at the watermark carry from step to step (usage_from_trail
 -- counts from them).  Once caught up, they are counted afresh from the
 -- sessions themselves: those active now, less those that started after the
 -- watermark, plus those that ended after it.  So an event that did arrive
 -- late (a clock set back by hours) skews at most the hours rolled meanwhile,
 -- never every hour after it.
 --
--- Returns the number of hours rolled up (0: nothing to do, or another
--- instance is at it).
-CREATE FUNCTION engine.usage_rollup(p_now timestamptz, p_lag bigint, p_max_hours integer)
+-- Returns the number of hours whose rows it wrote (0: nothing to do, or
+-- another instance is at it).
+CREATE FUNCTION engine.usage_rollup(p_now timestamptz, p_lag bigint, p_max_hours integer,
+                                    p_max_events integer)
 RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
     st usage_rollup;
     w timestamptz;
     e timestamptz;
-    target timestamptz := engine.hour_of(p_now - p_lag * interval '1 second');
+    cut timestamptz;
+    target timestamptz := p_now - p_lag * interval '1 second';
     open_at_e bigint;
+    hours integer;
 BEGIN
     SELECT * INTO st FROM usage_rollup FOR UPDATE SKIP LOCKED;
     IF st.singleton IS NULL THEN
@@ -42,12 +49,23 @@ BEGIN
     IF w IS NULL OR e <= w THEN
         RETURN 0;
     END IF;
+    -- At most p_max_events: end the step at the next event's time.
+    SELECT x.at INTO cut FROM session_events x WHERE x.at >= w AND x.at < e
+     ORDER BY x.at OFFSET p_max_events LIMIT 1;
+    IF cut > w THEN
+        e := cut;
+    END IF;
 
     WITH r AS (
         SELECT * FROM engine.usage_from_trail(w, e, st.open_sessions)
     ), hours AS (
-        INSERT INTO usage_hours (hour, sessions_started, refusals, peak_sessions, capacity_minutes)
+        INSERT INTO usage_hours AS h (hour, sessions_started, refusals, peak_sessions, capacity_minutes)
         SELECT r.hour, r.sessions_started, r.refusals, r.peak_sessions, r.capacity_minutes FROM r
+        ON CONFLICT (hour) DO UPDATE
+           SET sessions_started = engine.counts_add(h.sessions_started, EXCLUDED.sessions_started),
+               refusals = engine.counts_add(h.refusals, EXCLUDED.refusals),
+               peak_sessions = greatest(h.peak_sessions, EXCLUDED.peak_sessions),
+               capacity_minutes = h.capacity_minutes + EXCLUDED.capacity_minutes
     ), days AS (
         INSERT INTO usage_days AS d (day, sessions_started, refusals, peak_sessions, capacity_minutes)
         SELECT (engine.day_of(r.hour) AT TIME ZONE 'UTC')::date, engine.counts_sum(r.sessions_started),
@@ -59,7 +77,8 @@ BEGIN
                peak_sessions = greatest(d.peak_sessions, EXCLUDED.peak_sessions),
                capacity_minutes = d.capacity_minutes + EXCLUDED.capacity_minutes
     )
-    SELECT r.open_sessions INTO open_at_e FROM r ORDER BY r.hour DESC LIMIT 1;
+    SELECT (SELECT r.open_sessions FROM r ORDER BY r.hour DESC LIMIT 1), (SELECT count(*) FROM r)
+      INTO open_at_e, hours;
 
     IF e = target THEN
         -- One statement, so one snapshot: the sessions and their events agree.
@@ -69,5 +88,5 @@ BEGIN
           INTO open_at_e;
     END IF;
     UPDATE usage_rollup SET rolled_until = e, open_sessions = greatest(open_at_e, 0);
-    RETURN (extract(epoch FROM e - w) / 3600)::integer;
+    RETURN hours;
 END $$;

@@ -46,16 +46,21 @@ BEGIN
                                 (SELECT min(c.hour) FROM capacity_hours c)));
 END $$;
 
--- One row per hour of [p_from, p_to) (whole UTC hours), oldest first, given
--- the number of sessions active at p_from (p_open):
+-- The usage of the trail in [p_from, p_to), one row per UTC hour that the
+-- range touches (the first and last may be partial: the roll-up goes in
+-- steps of at most so many events), oldest first, given the number of
+-- sessions active at p_from (p_open):
 --   sessions_started  grants by access type
 --   refusals          refusals by result code
---   peak_sessions     the most sessions active at once in the hour: the
---                     sessions active at its start, then +1 at each grant and
---                     -1 at each end, in the order of the trail (an end before
---                     a grant of the same microsecond: they did not overlap)
---   open_sessions     the sessions active at the hour's end
---   capacity_minutes  capacity minutes charged in the hour
+--   peak_sessions     the most sessions active at once in the hour's part of
+--                     the range: the sessions active at its start, then +1 at
+--                     each grant and -1 at each end, in the order of the trail
+--                     (an end before a grant of the same microsecond: they did
+--                     not overlap)
+--   open_sessions     the sessions active at the end of the hour's part
+--   capacity_minutes  capacity minutes charged in the hour, on the row of the
+--                     range in which the hour ends (so counted once, and only
+--                     once the hour is over when the range is the roll-up's)
 -- Reads the trail's rows of the range through its (at, id) index: the cost is
 -- that of the range, never of the whole trail.
 CREATE FUNCTION engine.usage_from_trail(p_from timestamptz, p_to timestamptz, p_open bigint)
@@ -63,6 +68,9 @@ RETURNS TABLE (hour timestamptz, sessions_started jsonb, refusals jsonb, peak_se
                open_sessions bigint, capacity_minutes bigint)
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
+    IF p_to <= p_from THEN
+        RETURN;
+    END IF;
     RETURN QUERY
     WITH ev AS (
         SELECT engine.hour_of(e.at) AS h, e.at, e.id, e.kind,
@@ -88,7 +96,8 @@ BEGIN
         SELECT g.h, mv.top, coalesce(mv.delta, 0) AS delta,
                p_open + coalesce(sum(mv.delta) OVER (ORDER BY g.h ROWS BETWEEN UNBOUNDED PRECEDING
                                                                       AND 1 PRECEDING), 0)::bigint AS open_at
-          FROM generate_series(p_from, p_to - interval '1 hour', interval '1 hour') AS g (h)
+          FROM generate_series(engine.hour_of(p_from), p_to - interval '1 microsecond',
+                               interval '1 hour') AS g (h)
           LEFT JOIN moves mv ON mv.h = g.h
     )
     SELECT x.h, coalesce(c.started, '{}'), coalesce(c.refused, '{}'),
@@ -97,6 +106,6 @@ BEGIN
            coalesce(k.minutes, 0)
       FROM hours x
       LEFT JOIN counts c ON c.h = x.h
-      LEFT JOIN capacity_hours k ON k.hour = x.h
+      LEFT JOIN capacity_hours k ON k.hour = x.h AND x.h + interval '1 hour' <= p_to
      ORDER BY x.h;
 END $$;

@@ -107,11 +107,11 @@ enum db_status db_sessions_active(struct db_pool *p, long long *count);
 enum db_status db_reap(struct db_pool *p, const char *now, const char *idle_seconds, int *ended);
 
 /* ---- usage history (src/db/usage.c) ---------------------------------------- */
-/* Rolls up to max_hours whole hours of the audit trail older than lag_seconds
- * (sql/usage_rollup.sql); *hours = hours rolled (0: nothing to do, or
- * another instance is at it). */
+/* Rolls up the audit trail older than lag_seconds, at most max_hours hours
+ * and max_events events of it (sql/usage_rollup.sql); *hours = the hours
+ * whose aggregates it wrote (0: nothing to do, or another instance is at it). */
 enum db_status db_usage_rollup(struct db_pool *p, const char *now, const char *lag_seconds,
-                               const char *max_hours, int *hours);
+                               const char *max_hours, const char *max_events, int *hours);
 /* engine.usage_report: one row per step of [from, to) (whole steps): "ok",
  * start, sessions started (JSON), refusals (JSON), peak concurrent sessions,
  * capacity minutes, capacity minutes month to date, the month's pool; or one

@@ -6,18 +6,18 @@
 #include "allot/store.h"
 
 static const struct db_stmt q_rollup = {
-    .name = "usage_rollup", .sql = "SELECT engine.usage_rollup($1, $2, $3)"};
+    .name = "usage_rollup", .sql = "SELECT engine.usage_rollup($1, $2, $3, $4)"};
 static const struct db_stmt q_report = {
     .name = "usage_report", .sql =
     "SELECT r.outcome, r.start, r.sessions_started, r.refusals, r.peak_sessions, r.capacity_minutes,"
     " r.capacity_month_to_date, r.capacity_pool FROM engine.usage_report($1, $2, $3, $4) r"};
 
 enum db_status db_usage_rollup(struct db_pool *p, const char *now, const char *lag_seconds,
-                               const char *max_hours, int *hours)
+                               const char *max_hours, const char *max_events, int *hours)
 {
-    const char *params[] = {now, lag_seconds, max_hours};
+    const char *params[] = {now, lag_seconds, max_hours, max_events};
     PGresult *r;
-    enum db_status s = db_query(p, &q_rollup, 3, params, &r);
+    enum db_status s = db_query(p, &q_rollup, 4, params, &r);
     *hours = s == DB_OK ? (int)strtol(PQgetvalue(r, 0, 0), NULL, 10) : 0;
     PQclear(r);
     return s;

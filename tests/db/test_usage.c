@@ -172,11 +172,17 @@ static char *report_text(const char *from, const char *to, const char *step, con
     return th_sql(db.url, sql);
 }
 
-static long rollup(const char *now, long lag, int max_hours)
+static long rollup_events(const char *now, long lag, int max_hours, int max_events)
 {
     char n[48];
     ts(now, n);
-    return th_sql_longf(db.url, "SELECT engine.usage_rollup(%s, %ld, %d)", n, lag, max_hours);
+    return th_sql_longf(db.url, "SELECT engine.usage_rollup(%s, %ld, %d, %d)", n, lag, max_hours,
+                        max_events);
+}
+
+static long rollup(const char *now, long lag, int max_hours)
+{
+    return rollup_events(now, lag, max_hours, 1000);
 }
 
 #define T_TEXT(got_expr, want) \
@@ -191,8 +197,8 @@ static long rollup(const char *now, long lag, int max_hours)
 struct call {
     const char *now;
     long lag;
-    int max_hours;
-    long rolled;
+    int max_hours, max_events;
+    long rolled; /* hours written */
 };
 
 struct rollup_case {
@@ -200,57 +206,75 @@ struct rollup_case {
     const char *events;
     const char *capacity;
     const char *sessions;
-    struct call calls[4];
+    struct call calls[6];
     const char *hours;
     const char *days;
     const char *state;
 };
 
 static const struct rollup_case rollup_cases[] = {
-    {"grants, refusals and ends make an hour; the lag holds back the hour still open",
+    {"grants, refusals and ends make an hour; the lag holds back the last minutes",
      "03-10 10:05 grant professional; 03-10 10:10 grant analyzer; 03-10 10:20 end;"
      " 03-10 10:30 refusal NoAvailableAccessType; 03-10 10:40 refusal NoAvailableAccessType;"
      " 03-10 11:01 grant professional",
      NULL, "03-10 10:05 active; 03-10 11:01 active",
-     /* At 12:04 with a lag of 300 s, 11:00-12:00 is not yet 300 s old. */
-     {{"03-10 12:04", 300, 24, 1}, {"03-10 12:04", 300, 24, 0}, {"03-10 12:06", 300, 24, 1}},
+     /* At 11:03 with a lag of 300 s: up to 10:58, hour 10 only. */
+     {{"03-10 11:03", 300, 24, 1000, 1}, {"03-10 11:03", 300, 24, 1000, 0},
+      {"03-10 12:06", 300, 24, 1000, 3}},
      "10 s=analyzer:1,professional:1 r=NoAvailableAccessType:2 peak=2 cap=0"
-     " | 11 s=professional:1 r= peak=2 cap=0",
+     " | 11 s=professional:1 r= peak=2 cap=0 | 12 s= r= peak=2 cap=0",
      "03-10 s=analyzer:1,professional:2 r=NoAvailableAccessType:2 peak=2 cap=0",
-     "03-10 12:00 open=2"},
+     "03-10 12:01 open=2"},
     {"an end and a grant of the same instant do not overlap",
      "03-10 10:00 grant professional; 03-10 10:30 end; 03-10 10:30 grant login",
-     NULL, NULL, {{"03-10 11:30", 60, 24, 1}},
-     "10 s=login:1,professional:1 r= peak=1 cap=0", NULL, "03-10 11:00 open=0"},
+     NULL, "03-10 10:30 active", {{"03-10 11:30", 60, 24, 1000, 2}},
+     "10 s=login:1,professional:1 r= peak=1 cap=0 | 11 s= r= peak=1 cap=0", NULL,
+     "03-10 11:29 open=1"},
     {"a session open across hours counts in each; hours without events are rows",
      "03-10 10:50 grant analyzer; 03-10 10:55 grant analyzer; 03-10 12:10 end; 03-10 12:20 end",
-     NULL, NULL, {{"03-10 14:30", 60, 24, 4}},
+     NULL, NULL, {{"03-10 14:30", 60, 24, 1000, 5}},
      "10 s=analyzer:2 r= peak=2 cap=0 | 11 s= r= peak=2 cap=0 | 12 s= r= peak=2 cap=0"
-     " | 13 s= r= peak=0 cap=0",
-     "03-10 s=analyzer:2 r= peak=2 cap=0", "03-10 14:00 open=0"},
+     " | 13 s= r= peak=0 cap=0 | 14 s= r= peak=0 cap=0",
+     "03-10 s=analyzer:2 r= peak=2 cap=0", "03-10 14:29 open=0"},
     {"at most max_hours a call, from the hour of the first event; days add up across calls",
      "03-10 22:10 grant user; 03-11 00:10 refusal MaxParallelSessionsExceeded; 03-11 01:30 end",
      "03-10 23:20 6; 03-11 00:05 12",
-     NULL, {{"03-11 05:00", 60, 2, 2}, {"03-11 05:00", 60, 2, 2}, {"03-11 05:00", 60, 2, 2},
-            {"03-11 05:00", 60, 2, 0}},
+     NULL, {{"03-11 05:00", 60, 2, 1000, 2}, {"03-11 05:00", 60, 2, 1000, 2},
+            {"03-11 05:00", 60, 2, 1000, 2}, {"03-11 05:00", 60, 2, 1000, 1},
+            {"03-11 05:00", 60, 2, 1000, 0}},
      "22 s=user:1 r= peak=1 cap=0 | 23 s= r= peak=1 cap=6 | 00 s= r=MaxParallelSessionsExceeded:1 peak=1 cap=12"
-     " | 01 s= r= peak=1 cap=0 | 02 s= r= peak=0 cap=0 | 03 s= r= peak=0 cap=0",
+     " | 01 s= r= peak=1 cap=0 | 02 s= r= peak=0 cap=0 | 03 s= r= peak=0 cap=0 | 04 s= r= peak=0 cap=0",
      "03-10 s=user:1 r= peak=1 cap=6 | 03-11 s= r=MaxParallelSessionsExceeded:1 peak=1 cap=12",
-     /* Caught up: counted afresh from the sessions (none). */
-     "03-11 04:00 open=0"},
+     "03-11 04:59 open=0"},
+    {"at most max_events a call: an hour rolled in steps is the hour rolled at once",
+     "03-10 10:01 grant professional; 03-10 10:02 grant analyzer; 03-10 10:03 refusal NoAvailableAccessType;"
+     " 03-10 10:04 end; 03-10 10:05 grant login; 03-10 10:06 end; 03-10 10:07 refusal NoAvailableAccessType",
+     NULL, "03-10 10:05 active",
+     /* Steps end at 10:03, 10:05, 10:07 (two events each), then 11:29. */
+     {{"03-10 11:30", 60, 24, 2, 1}, {"03-10 11:30", 60, 24, 2, 1}, {"03-10 11:30", 60, 24, 2, 1},
+      {"03-10 11:30", 60, 24, 2, 2}, {"03-10 11:30", 60, 24, 2, 0}},
+     "10 s=analyzer:1,login:1,professional:1 r=NoAvailableAccessType:2 peak=2 cap=0"
+     " | 11 s= r= peak=1 cap=0",
+     "03-10 s=analyzer:1,login:1,professional:1 r=NoAvailableAccessType:2 peak=2 cap=0",
+     "03-10 11:29 open=1"},
+    {"an hour's capacity minutes are counted once the hour is over",
+     "03-10 10:10 grant analyzer_time", "03-10 10:20 6; 03-10 11:10 6", "03-10 10:10 active",
+     {{"03-10 10:45", 60, 24, 1000, 1}, {"03-10 11:30", 60, 24, 1000, 2}},
+     "10 s=analyzer_time:1 r= peak=1 cap=6 | 11 s= r= peak=1 cap=0",
+     "03-10 s=analyzer_time:1 r= peak=1 cap=6", "03-10 11:29 open=1"},
     {"once caught up, the open sessions are counted from the sessions themselves",
      /* The trail lacks a grant (a session started before the trail began):
-      * three sessions are active, the trail shows two grants.  The hour
-      * rolled first counts from the trail; from then on the sessions tell:
-      * three active, less the grant after the watermark, two at 11:00. */
+      * three sessions are active, the trail shows two grants.  The first
+      * step counts from the trail; from then on the sessions tell: three
+      * active, less the grant after the watermark, two at 11:09. */
      "03-10 10:10 grant professional; 03-10 12:30 grant professional",
      NULL, "03-10 09:00 active; 03-10 10:10 active; 03-10 12:30 active",
-     {{"03-10 11:10", 60, 24, 1}, {"03-10 13:10", 60, 24, 2}},
+     {{"03-10 11:10", 60, 24, 1000, 2}, {"03-10 13:10", 60, 24, 1000, 3}},
      "10 s=professional:1 r= peak=1 cap=0 | 11 s= r= peak=2 cap=0"
-     " | 12 s=professional:1 r= peak=3 cap=0",
-     "03-10 s=professional:2 r= peak=3 cap=0", "03-10 13:00 open=3"},
+     " | 12 s=professional:1 r= peak=3 cap=0 | 13 s= r= peak=3 cap=0",
+     "03-10 s=professional:2 r= peak=3 cap=0", "03-10 13:09 open=3"},
     {"nothing recorded: nothing to roll up, no watermark", NULL, NULL, NULL,
-     {{"03-10 12:00", 60, 24, 0}}, "", "", "none open=0"},
+     {{"03-10 12:00", 60, 24, 1000, 0}}, "", "", "none open=0"},
 };
 
 static void test_rollup_cases(void)
@@ -260,8 +284,10 @@ static void test_rollup_cases(void)
         printf("# %s\n", c->name);
         T_REQUIRE(reset() && add_events(c->events) && add_capacity(c->capacity) &&
                   add_sessions(c->sessions));
-        for (size_t k = 0; k < 4 && c->calls[k].now != NULL; k++)
-            T_EQ_INT(rollup(c->calls[k].now, c->calls[k].lag, c->calls[k].max_hours), c->calls[k].rolled);
+        for (size_t k = 0; k < 6 && c->calls[k].now != NULL; k++)
+            T_EQ_INT(rollup_events(c->calls[k].now, c->calls[k].lag, c->calls[k].max_hours,
+                                   c->calls[k].max_events),
+                     c->calls[k].rolled);
         T_TEXT(hours_text(), c->hours);
         if (c->days != NULL)
             T_TEXT(days_text(), c->days);
@@ -282,7 +308,7 @@ static void test_rollup_skips_when_locked(void)
     T_EQ_INT(rollup("03-10 12:00", 60, 24), 0);
     PQclear(PQexec(other, "COMMIT"));
     PQfinish(other);
-    T_EQ_INT(rollup("03-10 12:00", 60, 24), 1);
+    T_EQ_INT(rollup("03-10 12:00", 60, 24), 2);
     /* The row gone (a truncation): the next call puts it back. */
     T_REQUIRE(run("DELETE FROM usage_rollup"));
     T_EQ_INT(rollup("03-10 12:00", 60, 24), 0);
@@ -310,7 +336,7 @@ struct report_case {
 };
 
 /* One trail for every report: two days around a month's end, rolled up to
- * 04-01 01:00 (the lag), the rest raw.  One session is still active, as the
+ * 04-01 01:05 (the lag), the rest raw.  One session is still active, as the
  * trail says (four grants, three ends). */
 static const char report_events[] =
     "03-31 22:10 grant analyzer_time; 03-31 22:20 refusal NoAvailableAccessType;"
@@ -321,7 +347,7 @@ static const char report_capacity[] = "03-31 22:10 6; 03-31 23:00 6; 04-01 00:30
 static const char report_sessions[] = "04-01 00:15 active";
 
 static const struct report_case report_cases[] = {
-    {"hours across the watermark (01:00) and the month's end", "03-31 22:00", "04-01 04:00", "hour",
+    {"hours across the watermark (01:05) and the month's end", "03-31 22:00", "04-01 04:00", "hour",
      "04-01 03:10",
      "22 s=analyzer_time:1 r=NoAvailableAccessType:1 peak=1 cap=6 mtd=6 pool=600"
      " | 23 s=professional:1 r= peak=2 cap=6 mtd=12 pool=600"
@@ -345,15 +371,15 @@ static void test_report_cases(void)
 {
     T_REQUIRE(reset() && add_events(report_events) && add_capacity(report_capacity) &&
               add_sessions(report_sessions) && add_license(500, 100));
-    T_EQ_INT(rollup("04-01 01:10", 300, 24), 3); /* 22:00 to 01:00 */
-    T_TEXT(state_text(), "04-01 01:00 open=2");
+    T_EQ_INT(rollup("04-01 01:10", 300, 24), 4); /* 22:00 to 01:05 */
+    T_TEXT(state_text(), "04-01 01:05 open=2");
     for (size_t i = 0; i < sizeof report_cases / sizeof report_cases[0]; i++) {
         const struct report_case *c = &report_cases[i];
         printf("# %s\n", c->name);
         T_TEXT(report_text(c->from, c->to, c->step, c->now), c->want);
     }
     /* The same reports once everything is rolled up: rolled and raw agree. */
-    T_EQ_INT(rollup("04-02 00:10", 300, 48), 23); /* 01:00 to 24:00 */
+    T_EQ_INT(rollup("04-02 00:10", 300, 48), 24); /* 01:05 to 04-02 00:05 */
     for (size_t i = 0; i < sizeof report_cases / sizeof report_cases[0]; i++) {
         const struct report_case *c = &report_cases[i];
         printf("# rolled: %s\n", c->name);
@@ -375,10 +401,10 @@ static void test_report_reads_the_aggregates(void)
 {
     T_REQUIRE(reset() && add_events(report_events) && add_capacity(report_capacity) &&
               add_sessions(report_sessions) && add_license(500, 100));
-    T_EQ_INT(rollup("04-01 01:10", 300, 24), 3);
+    T_EQ_INT(rollup("04-01 01:10", 300, 24), 4);
     char *before = report_text("03-31 00:00", "04-02 00:00", "day", "04-01 03:10");
     char *hours_before = report_text("03-31 20:00", "04-01 04:00", "hour", "04-01 03:10");
-    T_REQUIRE(run("DELETE FROM session_events WHERE at < '2025-04-01 01:00Z';"
+    T_REQUIRE(run("DELETE FROM session_events WHERE at < '2025-04-01 01:05Z';"
                   " DELETE FROM capacity_hours WHERE hour < '2025-04-01 01:00Z'"));
     T_TEXT(report_text("03-31 00:00", "04-02 00:00", "day", "04-01 03:10"), before);
     T_TEXT(report_text("03-31 20:00", "04-01 04:00", "hour", "04-01 03:10"), hours_before);
@@ -402,7 +428,7 @@ static void test_report_while_rolling_up(void)
            "ok");
     while (rollup("03-05 12:00", 300, 24) > 0) {
     }
-    T_TEXT(state_text(), "03-05 11:00 open=0");
+    T_TEXT(state_text(), "03-05 11:55 open=0");
     T_TEXT(report_text("03-04 00:00", "03-06 00:00", "day", "03-05 12:00"),
            "03-04 s= r= peak=1 cap=0 mtd=0 pool=- | 03-05 s= r= peak=1 cap=0 mtd=0 pool=-");
 }
