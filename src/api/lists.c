@@ -94,45 +94,49 @@ bool api_wants_csv(struct http_request *r)
     return csv > 0 && csv > json;
 }
 
-static void reply_csv(struct http_request *r, PGresult *res, const struct db_page *p,
-                      const struct api_shape *shape, const char *const *filters)
+/* The Link header of the page after row `last`; false when the reply is an
+ * error instead (the reason replied). */
+static bool link_next(struct http_request *r, const PGresult *res, int last, int key_col,
+                      const struct db_page *p, const char *const *filters)
 {
-    struct buf body, link;
-    buf_init(&body, CSV_LIMIT);
+    struct buf link;
     buf_init(&link, LINK_MAX + 1);
-    int n = PQntuples(res);
-    int shown = n > p->limit ? p->limit : n;
-    int key_col = 1 + (int)shape->n; /* after the outcome and the resource */
-    api_csv_header(&body, shape);
-    for (int i = 0; i < shown; i++)
-        api_csv_row(&body, res, i, 1, shape);
-    bool more = n > p->limit;
-    bool linked = !more || api_next_link(r, p, PQgetvalue(res, shown - 1, key_col),
-                                         PQgetvalue(res, shown - 1, key_col + 1), filters, &link);
-    PQclear(res);
-    if (more && !linked && !link.overflow) {
-        buf_free(&body);
-        buf_free(&link);
-        api_reply_db(r, DB_UNAVAILABLE); /* the cursor key could not be read */
-        return;
-    }
-    if (more && link.overflow) {
-        buf_free(&body);
-        buf_free(&link);
-        http_reply_error(r, HTTP_ERR_BAD_REQUEST, NULL,
-                         "The filters are too long to carry into the next page's Link header:"
-                         " shorten them, or ask for JSON");
-        return;
-    }
-    if (more) {
+    bool ok = api_next_link(r, p, PQgetvalue(res, last, key_col), PQgetvalue(res, last, key_col + 1),
+                            filters, &link);
+    if (ok) {
         char value[LINK_MAX + 32];
         snprintf(value, sizeof value, "<%s>; rel=\"next\"", link.data);
         http_add_header(r, "Link", value);
+    } else if (link.overflow) {
+        http_reply_error(r, HTTP_ERR_BAD_REQUEST, NULL,
+                         "The filters are too long to carry into the next page's Link header:"
+                         " shorten them, or ask for JSON");
+    } else {
+        api_reply_db(r, DB_UNAVAILABLE); /* the cursor key could not be read */
     }
     buf_free(&link);
+    return ok;
+}
+
+static void reply_csv(struct http_request *r, PGresult *res, const struct db_page *p,
+                      const struct api_shape *shape, const char *const *filters)
+{
+    int n = PQntuples(res);
+    int shown = n > p->limit ? p->limit : n;
+    struct buf body;
+    buf_init(&body, CSV_LIMIT);
+    api_csv_header(&body, shape);
+    for (int i = 0; i < shown; i++)
+        api_csv_row(&body, res, i, 1, shape);
+    if (!body.overflow && n > p->limit &&
+        !link_next(r, res, shown - 1, 1 + (int)shape->n, p, filters)) {
+        PQclear(res);
+        buf_free(&body);
+        return;
+    }
+    PQclear(res);
     /* The name of the list ("/sessions/events": events.csv) for a download. */
-    const char *path = http_path(r);
-    const char *name = strrchr(path, '/');
+    const char *name = strrchr(http_path(r), '/');
     char disposition[96];
     snprintf(disposition, sizeof disposition, "attachment; filename=\"%.40s.csv\"",
              name != NULL && name[1] != '\0' ? name + 1 : "list");
@@ -176,9 +180,10 @@ bool api_time_query(struct http_request *r, const char *name, struct api_time *o
         for (int i = 0; i < 6; i++)
             us = us * 10 + (f[0] >= '0' && f[0] <= '9' ? *f++ - '0' : 0);
     }
+    /* PostgreSQL's years start at 1 (there is no year 0). */
     char t[CORE_TIME_BUFSZ];
-    if (!core_time_format(secs, t, sizeof t)) {
-        http_reply_error(r, HTTP_ERR_BAD_REQUEST, name, "%s is outside the years 0000 to 9999", name);
+    if (secs < core_days_from_civil(1, 1, 1) * 86400 || !core_time_format(secs, t, sizeof t)) {
+        http_reply_error(r, HTTP_ERR_BAD_REQUEST, name, "%s is outside the years 0001 to 9999", name);
         *bad = true;
         return false;
     }

@@ -75,8 +75,8 @@ void api_reports_usage(struct http_request *r)
     }
     char start_text[API_TIME_LEN], end_text[API_TIME_LEN];
     if (!time_text(start, start_text) || !time_text(end, end_text)) {
-        http_reply_error(r, HTTP_ERR_BAD_REQUEST, "from",
-                         "the report must lie within the years 0000 to 9999");
+        http_reply_error(r, HTTP_ERR_BAD_REQUEST, "to",
+                         "the report must lie within the years 0001 to 9999");
         return;
     }
     char now[40];

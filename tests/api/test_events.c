@@ -118,6 +118,7 @@ static void test_time_filters(void)
         {"/sessions/events?from=2025-01-01", "from"},
         {"/sessions/events?from=2025-01-02T00:00:00Z&to=2025-01-01T00:00:00Z", "to"},
         {"/sessions/events?from=2025-01-01T00:00:00Z&to=2025-01-01T00:00:00Z", "to"},
+        {"/sessions/events?from=0000-06-01T00:00:00Z", "from"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         get_json(bad[i][0], &r);

@@ -197,6 +197,8 @@ static void test_refused_requests(void)
         {"/reports/usage?from=2025-01-01T00:00:00Z&to=yesterday&step=hour", "to"},
         {"/reports/usage?from=2025-02-30T00:00:00Z&to=2025-03-02T00:00:00Z&step=day", "from"},
         {"/reports/usage?from=2025-01-01T00:00:00Z&to=2025-01-02T00:00:00Z&step=week", "step"},
+        {"/reports/usage?from=0000-12-31T00:00:00Z&to=0001-01-02T00:00:00Z&step=day", "from"},
+        {"/reports/usage?from=9999-12-31T00:00:00Z&to=9999-12-31T23:00:00.5Z&step=day", "to"},
         {"/reports/usage?from=2025-01-02T00:00:00Z&to=2025-01-01T00:00:00Z&step=hour", "to"},
         {"/reports/usage?from=2025-01-01T00:00:00Z&to=2025-01-01T00:00:00Z&step=hour", "to"},
         /* 92 days hourly: more than 2200 points */
