@@ -12,7 +12,8 @@ CREATE FUNCTION engine.next_month(p_now timestamptz) RETURNS timestamptz
 -- calendar month, reset at 00:00 UTC on the 1st; time is charged in blocks of
 -- capacityUnitSeconds, one block when activity starts a new one.  Charges one
 -- block to the month of p_now if the pool (plus overage) allows; the month's
--- row is locked, so concurrent charges never overspend.
+-- row is locked, so concurrent charges never overspend.  The hour of p_now
+-- counts the block too (capacity_hours, read by the usage report).
 CREATE FUNCTION engine.capacity_charge(l license, p_now timestamptz) RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -30,6 +31,10 @@ BEGIN
         RETURN false;
     END IF;
     UPDATE capacity_usage SET minutes = minutes + block WHERE month = m;
+    -- The hour it was charged in, for the usage report (usage_rollup.sql).
+    INSERT INTO capacity_hours AS c (hour, minutes)
+    VALUES (date_trunc('hour', p_now AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', block)
+        ON CONFLICT (hour) DO UPDATE SET minutes = c.minutes + EXCLUDED.minutes;
     RETURN true;
 END $$;
 

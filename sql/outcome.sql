@@ -30,7 +30,8 @@ CREATE TYPE engine.outcome AS ENUM (
     'license_older',           -- a key older than the one in force
     'license_replaced',        -- a sync of a license replaced meanwhile
     'apikey_not_found',
-    'last_admin_key'           -- deleting it would leave no administrator
+    'last_admin_key',          -- deleting it would leave no administrator
+    'usage_rolling_up'         -- the usage roll-up is over a day behind
 );
 
 -- The model product's result code of a license check.

@@ -79,8 +79,8 @@ const ADVICE: Record<string, { title: string; advice: string }> = {
     advice: 'Check that allotd runs and that this browser can reach it, then try again.',
   },
   NoCsv: {
-    title: 'CSV export is not available',
-    advice: 'This version of allotd does not answer CSV for this list yet.',
+    title: 'CSV export failed',
+    advice: 'Reload the page (the console may be older than allotd) and export again.',
   },
 };
 

@@ -53,6 +53,7 @@ void api_sessions_events(struct http_request *r);
 void api_sessions_get(struct http_request *r);
 void api_sessions_end(struct http_request *r);
 void api_sessions_heartbeat(struct http_request *r);
+void api_reports_usage(struct http_request *r);
 
 /* Shared helpers (src/api/common.c). */
 
@@ -87,7 +88,7 @@ struct api_shape {
     size_t n;
 };
 extern const struct api_shape api_user_shape, api_apikey_shape, api_allocation_shape,
-    api_rule_shape, api_session_shape, api_event_shape;
+    api_rule_shape, api_session_shape, api_event_shape, api_usage_point_shape;
 
 /* The object of row `row` whose columns start at `col`: as jansson, and as
  * JSON text appended to out (the replies: no tree is built).  The members of
@@ -117,6 +118,33 @@ void api_reply_row(struct http_request *r, unsigned status, PGresult *res,
  * the next link (NULL-terminated).  Takes the result. */
 void api_reply_page(struct http_request *r, PGresult *res, const struct db_page *p,
                     const struct api_shape *shape, const char *const *filters);
+
+/* ---- lists (src/api/lists.c) ------------------------------------------------ */
+
+/* Replies to a list statement's result as api_reply_page does, or as CSV
+ * when the request's Accept asks for text/csv (the same page: a header line,
+ * its rows, and the next page in a Link header).  Takes the result. */
+void api_reply_list(struct http_request *r, PGresult *res, const struct db_page *p,
+                    const struct api_shape *shape, const char *const *filters);
+/* True when Accept names text/csv and prefers it to application/json. */
+bool api_wants_csv(struct http_request *r);
+/* Appends the URL of the next page (the request's path, its filters among
+ * `filters`, limit and a cursor after the row at (ts_us, id)) to out; false
+ * when the cursor key cannot be read or out overflows. */
+bool api_next_link(struct http_request *r, const struct db_page *p, const char *ts_us,
+                   const char *id, const char *const *filters, struct buf *out);
+
+/* A time query parameter (RFC 3339, any offset). */
+struct api_time {
+    bool given;
+    int64_t secs; /* unix seconds */
+    long us;      /* and microseconds */
+    char pg[48];  /* as a timestamptz literal, UTC, to the microsecond */
+};
+/* Reads query parameter name into out: false when absent, or when it is not
+ * an RFC 3339 time (then it replies 400 naming it and sets *bad).  Does
+ * nothing once *bad is set. */
+bool api_time_query(struct http_request *r, const char *name, struct api_time *out, bool *bad);
 
 /* The engine's outcomes (allot/outcomes.def, the words of sql/outcome.sql). */
 enum api_outcome {

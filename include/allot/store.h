@@ -110,6 +110,7 @@ enum db_status db_session_list(struct db_pool *p, const struct session_filter *f
                                const struct db_page *page, PGresult **out);
 struct event_filter {
     const char *user, *kind, *result_code;
+    const char *from, *to; /* RFC 3339, or NULL: at or after from, before to */
 };
 enum db_status db_event_list(struct db_pool *p, const struct event_filter *f,
                              const struct db_page *page, PGresult **out);
@@ -117,6 +118,19 @@ enum db_status db_sessions_active(struct db_pool *p, long long *count);
 /* Ends idle sessions, frees lingering slots, forgets finished quarantines;
  * *ended = sessions ended. */
 enum db_status db_reap(struct db_pool *p, const char *now, const char *idle_seconds, int *ended);
+
+/* ---- usage history (src/db/usage.c) ---------------------------------------- */
+/* Rolls up the audit trail older than lag_seconds, at most max_hours hours
+ * and max_events events of it (sql/usage_rollup.sql); *hours = the hours
+ * whose aggregates it wrote (0: nothing to do, or another instance is at it). */
+enum db_status db_usage_rollup(struct db_pool *p, const char *now, const char *lag_seconds,
+                               const char *max_hours, const char *max_events, int *hours);
+/* engine.usage_report: one row per step of [from, to) (whole steps): "ok",
+ * start, sessions started (JSON), refusals (JSON), peak concurrent sessions,
+ * capacity minutes, capacity minutes month to date, the month's pool; or one
+ * row of the outcome usage_rolling_up. */
+enum db_status db_usage_report(struct db_pool *p, const char *from, const char *to,
+                               const char *step, const char *now, PGresult **out);
 
 /* ---- helpers (src/db/common.c) --------------------------------------------- */
 /* The keyset parameters of a list statement: the position after which to

@@ -120,5 +120,5 @@ void api_allocations_list(struct http_request *r)
         api_reply_db(r, s);
         return;
     }
-    api_reply_page(r, res, &page, &api_allocation_shape, filters);
+    api_reply_list(r, res, &page, &api_allocation_shape, filters);
 }

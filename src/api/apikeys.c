@@ -54,7 +54,7 @@ void api_apikeys_list(struct http_request *r)
         api_reply_db(r, s);
         return;
     }
-    api_reply_page(r, res, &page, &api_apikey_shape, NULL);
+    api_reply_list(r, res, &page, &api_apikey_shape, NULL);
 }
 
 void api_apikeys_get(struct http_request *r)

@@ -3,8 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
 #include "allot/api.h"
 #include "allot/app.h"
 #include "allot/buf.h"
@@ -170,14 +168,6 @@ const char *api_filter(struct http_request *r, const char *name, bool *bad)
     return v;
 }
 
-static void append_query(struct buf *b, const char *name, const char *value, bool *first)
-{
-    char *escaped = curl_easy_escape(NULL, value, 0);
-    buf_printf(b, "%c%s=%s", *first ? '?' : '&', name, escaped ? escaped : "");
-    curl_free(escaped);
-    *first = false;
-}
-
 void api_reply_page(struct http_request *r, PGresult *res, const struct db_page *p,
                     const struct api_shape *shape, const char *const *filters)
 {
@@ -194,30 +184,16 @@ void api_reply_page(struct http_request *r, PGresult *res, const struct db_page 
     }
     buf_lit(&body, "],\"links\":{\"next\":");
     if (n > p->limit) {
-        const unsigned char *key;
-        if (db_cursor_key(http_app(r), &key) != DB_OK) {
+        struct buf link;
+        buf_init(&link, 8192);
+        if (!api_next_link(r, p, PQgetvalue(res, shown - 1, key_col),
+                           PQgetvalue(res, shown - 1, key_col + 1), filters, &link)) {
+            buf_free(&link);
             buf_free(&body);
             PQclear(res);
             api_reply_db(r, DB_UNAVAILABLE);
             return;
         }
-        char cursor[API_CURSOR_LEN + 1];
-        int last = shown - 1;
-        api_cursor_encode(key, strtoll(PQgetvalue(res, last, key_col), NULL, 10),
-                          PQgetvalue(res, last, key_col + 1), cursor);
-        struct buf link;
-        buf_init(&link, 8192);
-        bool first = true;
-        buf_printf(&link, "%s", http_path(r));
-        for (size_t i = 0; filters != NULL && filters[i] != NULL; i++) {
-            const char *v = http_query(r, filters[i]);
-            if (v != NULL)
-                append_query(&link, filters[i], v, &first);
-        }
-        char limit[16];
-        snprintf(limit, sizeof limit, "%d", p->limit);
-        append_query(&link, "limit", limit, &first);
-        append_query(&link, "cursor", cursor, &first);
         buf_json_string(&body, link.data ? link.data : "", link.len);
         buf_free(&link);
     } else {

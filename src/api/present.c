@@ -44,6 +44,12 @@ static const struct api_field event_fields[] = {
     F("accessType", API_TEXT), F("resultCode", API_TEXT), F("sessionCount", API_INT),
     F("detail", API_TEXT),
 };
+/* One step of GET /reports/usage (sql/usage_report.sql). */
+static const struct api_field usage_point_fields[] = {
+    F("start", API_TIME), F("sessionsStarted", API_JSON), F("refusals", API_JSON),
+    F("peakConcurrentSessions", API_INT), F("capacityMinutes", API_INT),
+    F("capacityMinutesMonthToDate", API_INT),
+};
 
 #define SHAPE(f) {f, sizeof f / sizeof f[0]}
 const struct api_shape api_user_shape = SHAPE(user_fields);
@@ -52,6 +58,7 @@ const struct api_shape api_allocation_shape = SHAPE(allocation_fields);
 const struct api_shape api_rule_shape = SHAPE(rule_fields);
 const struct api_shape api_session_shape = SHAPE(session_fields);
 const struct api_shape api_event_shape = SHAPE(event_fields);
+const struct api_shape api_usage_point_shape = SHAPE(usage_point_fields);
 
 bool api_time_text(const char *pg, char out[API_TIME_LEN])
 {

@@ -43,6 +43,8 @@ const struct http_route api_routes[] = {
     {"DELETE", "/sessions/{id}", api_sessions_end, ROLE_ADMIN | ROLE_PROXY, false},
     {"POST", "/sessions/{id}/heartbeat", api_sessions_heartbeat, ROLE_ADMIN | ROLE_PROXY, false},
 
+    {"GET", "/reports/usage", api_reports_usage, ROLE_READ, false},
+
     /* The admin console: its assets need no key (it signs in with one). */
     {"GET", "/console", api_console, ROLE_PUBLIC, false},
     {"GET", "/console/{path*}", api_console, ROLE_PUBLIC, false},

@@ -158,5 +158,5 @@ void api_rules_list(struct http_request *r)
         api_reply_db(r, s);
         return;
     }
-    api_reply_page(r, res, &page, &api_rule_shape, NULL);
+    api_reply_list(r, res, &page, &api_rule_shape, NULL);
 }

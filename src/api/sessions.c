@@ -146,19 +146,30 @@ void api_sessions_list(struct http_request *r)
         api_reply_db(r, s);
         return;
     }
-    api_reply_page(r, res, &page, &api_session_shape, filters);
+    api_reply_list(r, res, &page, &api_session_shape, filters);
 }
 
+/* The audit trail, newest first. */
 void api_sessions_events(struct http_request *r)
 {
-    static const char *const filters[] = {"user", "kind", "resultCode", NULL};
+    static const char *const filters[] = {"user", "kind", "resultCode", "from", "to", NULL};
     bool bad = false;
+    struct api_time from, to;
     struct event_filter f = {
         .kind = http_query(r, "kind"),
         .result_code = api_filter(r, "resultCode", &bad),
     };
+    api_time_query(r, "from", &from, &bad);
+    api_time_query(r, "to", &to, &bad);
     if (bad || !uuid_filter(r, "user", &f.user))
         return;
+    if (from.given && to.given &&
+        (to.secs < from.secs || (to.secs == from.secs && to.us <= from.us))) {
+        http_reply_error(r, HTTP_ERR_BAD_REQUEST, "to", "to must be after from");
+        return;
+    }
+    f.from = from.given ? from.pg : NULL;
+    f.to = to.given ? to.pg : NULL;
     if (f.kind != NULL && strcmp(f.kind, "grant") != 0 && strcmp(f.kind, "refusal") != 0 &&
         strcmp(f.kind, "end") != 0) {
         http_reply_error(r, HTTP_ERR_BAD_REQUEST, "kind", "kind must be grant, refusal or end");
@@ -173,5 +184,5 @@ void api_sessions_events(struct http_request *r)
         api_reply_db(r, s);
         return;
     }
-    api_reply_page(r, res, &page, &api_event_shape, filters);
+    api_reply_list(r, res, &page, &api_event_shape, filters);
 }

@@ -113,5 +113,5 @@ void api_users_list(struct http_request *r)
         api_reply_db(r, s);
         return;
     }
-    api_reply_page(r, res, &page, &api_user_shape, filters);
+    api_reply_list(r, res, &page, &api_user_shape, filters);
 }

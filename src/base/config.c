@@ -87,7 +87,7 @@ static const struct var vars[] = {
     {"ALLOT_SHUTDOWN_TIMEOUT", K_DURATION, "30s", 1, 3600, OFF(shutdown_timeout),
      "on SIGTERM, how long requests in flight may take to finish"},
     {"ALLOT_REAPER_INTERVAL", K_DURATION, "30s", 1, 3600, OFF(reaper_interval),
-     "how often idle sessions are ended"},
+     "how often idle sessions are ended and the audit trail is rolled up into usage history"},
     {"ALLOT_LOG_LEVEL", K_LEVEL, "info", 0, 0, OFF(log_level),
      "debug, info, warn or error"},
     {"ALLOT_CONSOLE_DIR", K_STRING, ALLOT_CONSOLE_DIR_DEFAULT, 1, 4096, OFF(console_dir),

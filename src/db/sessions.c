@@ -43,6 +43,8 @@ static const struct db_stmt q_list = {
     "   AND ($2::boolean IS NOT TRUE OR s.live)"
     "   AND ($3::bigint IS NULL OR (s.started_at, s.id) > (engine.from_us($3), $4::uuid))"
     " ORDER BY s.started_at, s.id LIMIT $5", .per_call = true};
+/* The audit trail newest first: the keyset runs backwards, down the
+ * (at, id) index (or (user_ref, at) for one user's events). */
 static const struct db_stmt q_events = {
     .name = "event_list", .sql =
     "SELECT 'ok', e.id, e.at, e.kind, e.session_id, e.user_ref, e.user_directory, e.user_id,"
@@ -51,8 +53,10 @@ static const struct db_stmt q_events = {
     " WHERE ($1::uuid IS NULL OR e.user_ref = $1)"
     "   AND ($2::text IS NULL OR e.kind = $2)"
     "   AND ($3::text IS NULL OR e.result_code = $3)"
-    "   AND ($4::bigint IS NULL OR (e.at, e.id) > (engine.from_us($4), $5::uuid))"
-    " ORDER BY e.at, e.id LIMIT $6", .per_call = true};
+    "   AND ($4::timestamptz IS NULL OR e.at >= $4)"
+    "   AND ($5::timestamptz IS NULL OR e.at < $5)"
+    "   AND ($6::bigint IS NULL OR (e.at, e.id) < (engine.from_us($6), $7::uuid))"
+    " ORDER BY e.at DESC, e.id DESC LIMIT $8", .per_call = true};
 static const struct db_stmt q_reap = {.name = "reap", .sql = "SELECT engine.reap($1, $2)"};
 
 enum db_status db_session_start(struct db_pool *p, const char *user, const char *directory,
@@ -105,9 +109,9 @@ enum db_status db_event_list(struct db_pool *p, const struct event_filter *f,
 {
     struct db_page_args pa;
     db_page_args(page, &pa);
-    const char *params[] = {f->user, f->kind, f->result_code,
+    const char *params[] = {f->user, f->kind, f->result_code, f->from, f->to,
                             pa.after_ts, pa.after_id, pa.limit};
-    return db_query(p, &q_events, 6, params, out);
+    return db_query(p, &q_events, 8, params, out);
 }
 
 enum db_status db_reap(struct db_pool *p, const char *now, const char *idle_seconds, int *ended)

@@ -417,11 +417,12 @@ static void test_lists_and_events(void)
     T_STATUS(r, 200);
     json_t *data = json_object_get(r.json, "data");
     T_EQ_INT(json_array_size(data), 4);
+    /* newest first */
     static const struct {
         const char *kind, *result, *access;
         long long count;
-    } want[] = {{"grant", "Ok", "professional", 1}, {"grant", "Ok", "professional", 2},
-                {"refusal", "MaxParallelSessionsExceeded", NULL, 2}, {"end", "Ok", "professional", 0}};
+    } want[] = {{"end", "Ok", "professional", 0}, {"refusal", "MaxParallelSessionsExceeded", NULL, 2},
+                {"grant", "Ok", "professional", 2}, {"grant", "Ok", "professional", 1}};
     for (size_t i = 0; i < 4 && i < json_array_size(data); i++) {
         json_t *e = json_array_get(data, i);
         T_EQ_STR(tl_text(e, "kind"), want[i].kind);
@@ -433,7 +434,8 @@ static void test_lists_and_events(void)
         T_CHECK(tl_time(e, "at") > 0);
     }
     T_EQ_STR(tl_text(json_array_get(data, 0), "sessionId"), s1);
-    T_EQ_STR(tl_text(json_array_get(data, 1), "sessionId"), s2);
+    T_EQ_STR(tl_text(json_array_get(data, 2), "sessionId"), s2);
+    T_EQ_STR(tl_text(json_array_get(data, 3), "sessionId"), s1);
     th_resp_free(&r);
     T_EQ_INT(data_size("/sessions/events?kind=refusal"), 2);
     T_EQ_INT(data_size("/sessions/events?kind=grant"), 2);

@@ -218,6 +218,106 @@ test('a session started through the API appears in Sessions and in Audit', async
   await until('the filter after a reload', async () => (await admin.getByLabel('Result').inputValue()) === 'UnknownUser');
 });
 
+test('the usage charts from real events', async () => {
+  // More sessions through the API, with the ones of the scenarios before: two
+  // for carol, one on analyzer capacity for dave (a block of 6 minutes), a
+  // refusal.
+  const carol = await site.apiOk('POST', '/users', { userDirectory: 'CORP', userId: 'carol', name: 'Carol', groups: [] }, 201);
+  await site.apiOk('POST', '/allocations', { user: carol.id, type: 'professional' }, 201);
+  await site.apiOk('POST', '/sessions', { user: carol.id }, 201);
+  await site.apiOk('POST', '/sessions', { user: carol.id }, 201);
+  await site.apiOk('POST', '/allocations/rules', { name: 'Viewers', accessType: 'analyzer_time', match: { groups: ['Viewers'] } }, 201);
+  const dave = await site.apiOk('POST', '/users', { userDirectory: 'CORP', userId: 'dave', name: 'Dave', groups: ['Viewers'] }, 201);
+  eq((await site.apiOk('POST', '/sessions', { user: dave.id }, 201)).accessType, 'analyzer_time', 'dave on capacity');
+  eq((await site.api('POST', '/sessions', { userDirectory: 'CORP', userId: 'nobody-else' })).status, 404, 'refused');
+  const grants = Number(site.sql("SELECT count(*) FROM session_events WHERE kind = 'grant'"));
+  const refusals = Number(site.sql("SELECT count(*) FROM session_events WHERE kind = 'refusal'"));
+  // The most sessions active at once, by the trail: +1 a grant, -1 an end.
+  const peak = Number(site.sql(`SELECT max(n) FROM (SELECT sum(CASE kind WHEN 'grant' THEN 1 WHEN 'end' THEN -1 ELSE 0 END)
+    OVER (ORDER BY at, kind <> 'end', id) AS n FROM session_events) x`));
+  check(grants >= 4 && refusals >= 2 && peak >= 2, `the trail: ${grants} grants, ${refusals} refusals, at most ${peak} at once`);
+  const professional = Number(site.sql("SELECT count(*) FROM session_events WHERE kind = 'grant' AND access_type = 'professional'"));
+
+  await open(admin, 'Usage');
+  for (const [range, label] of [['24h', '24 hours'], ['7d', '7 days'], ['28d', '28 days'], ['90d', '90 days']]) {
+    await admin.getByRole('group', { name: 'Period' }).getByRole('button', { name: label, exact: true }).click();
+    await until(`the ${label} charts drawn`, async () => (await admin.locator('figure[data-chart][data-rendered="true"]').count()) === 4);
+    check(admin.url().endsWith(`range=${range}`), `the period is in the URL (${admin.url()})`);
+    eq(await admin.locator('figure[data-chart] canvas').count() >= 4, true, 'a canvas per chart');
+    const summary = (name) => admin.locator(`figure[data-chart="chart-${name}"] .chart-summary`).textContent();
+    check((await summary('sessions-started')).startsWith(`${grants} sessions started`), `sessions started: ${await summary('sessions-started')}`);
+    check((await summary('refusals')).startsWith(`${refusals} session starts refused`), `refusals: ${await summary('refusals')}`);
+    eq(await summary('peak-concurrent-sessions'), `At most ${peak} sessions at once in this period.`, 'peak');
+    eq(await summary('analyzer-capacity'), '6 capacity minutes charged in this period; the month’s pool is 600 minutes.', 'capacity');
+    // The numbers behind the chart: the professional column adds up to the trail's.
+    const table = admin.locator('figure[data-chart="chart-sessions-started"] table.data');
+    const headers = await table.locator('thead th').allTextContents();
+    const col = headers.indexOf('Professional');
+    check(col > 0, `a Professional column (${headers.join(', ')})`);
+    const cells = await table.locator(`tbody tr td:nth-child(${col + 1})`).allTextContents();
+    eq(cells.reduce((a, t) => a + Number(t.replace(/,/g, '')), 0), professional, `professional sessions in the ${label} table`);
+    await shot(admin, `usage-${range}`);
+  }
+});
+
+test('CSV downloads of the audit trail, allocations and users', async () => {
+  const { readFileSync } = await import('node:fs');
+  const saveCsv = async (button) => {
+    const [download] = await Promise.all([admin.waitForEvent('download'), button.click()]);
+    return { name: download.suggestedFilename(), text: readFileSync(await download.path(), 'utf8') };
+  };
+  const lines = (text) => text.split('\r\n').filter((l) => l !== '');
+
+  // The audit trail, which the server gives in pages of 1000: over a
+  // thousand refusals of an unknown user, through the API.
+  for (let i = 0; i < 1100; i += 25) {
+    await Promise.all(Array.from({ length: 25 }, () => site.api('POST', '/sessions', { userDirectory: 'CORP', userId: 'ghost' })));
+  }
+  await open(admin, 'Audit');
+  await admin.getByRole('table', { name: /Audit trail/ }).locator('tbody tr').first().waitFor();
+  let csv = await saveCsv(admin.getByRole('button', { name: 'Export CSV' }));
+  check(/^allot-audit-\d{4}-\d{2}-\d{2}\.csv$/.test(csv.name), `file name ${csv.name}`);
+  let rows = lines(csv.text);
+  eq(rows[0], 'id,at,kind,sessionId,user.id,user.userDirectory,user.userId,accessType,resultCode,sessionCount,detail', 'header line');
+  const ids = site.sql('SELECT string_agg(id::text, \',\' ORDER BY at DESC, id DESC) FROM session_events').split(',');
+  eq(rows.length - 1, ids.length, 'one row per event, the header once');
+  eq(rows.slice(1).map((r) => r.slice(0, 36)).join(','), ids.join(','), 'every event, newest first');
+  await admin.getByText(`${ids.length.toLocaleString('en-US')} rows saved as ${csv.name}`).waitFor();
+
+  // Filtered by result code and time: what the table shows, nothing else.
+  await admin.getByLabel('Result').selectOption('UnknownUser');
+  await admin.getByLabel('From (UTC)').fill(new Date(Date.now() - 3600_000).toISOString().slice(0, 16));
+  await admin.getByRole('button', { name: 'Apply filters' }).click();
+  await until('the filtered table', async () => {
+    const t = await admin.getByRole('table', { name: /Audit trail/ }).locator('tbody tr').allTextContents();
+    return t.length > 0 && t.every((r) => r.includes('Unknown user'));
+  });
+  check(admin.url().includes('from='), 'the time filter is in the URL');
+  csv = await saveCsv(admin.getByRole('button', { name: 'Export CSV' }));
+  rows = lines(csv.text).slice(1);
+  eq(rows.length, Number(site.sql("SELECT count(*) FROM session_events WHERE result_code = 'UnknownUser' AND at >= now() - interval '1 hour'")), 'unknown-user rows of the last hour');
+  check(rows.every((r) => r.split(',')[8] === 'UnknownUser'), 'only UnknownUser');
+  await shot(admin, 'audit-filtered');
+
+  await open(admin, 'Allocations');
+  await admin.getByRole('table', { name: 'Allocations' }).locator('tbody tr').first().waitFor();
+  csv = await saveCsv(admin.getByRole('button', { name: 'Export CSV' }));
+  eq(csv.name, 'allot-allocations.csv', 'allocations file name');
+  rows = lines(csv.text);
+  eq(rows[0], 'id,type,user.id,user.userDirectory,user.userId,user.deleted,createdAt,lastUsed,quarantined,quarantineEnd,ruleId', 'allocations header');
+  eq(rows.length - 1, Number(site.sql('SELECT count(*) FROM allocations')), 'one row per allocation');
+  check(rows.some((r) => r.includes(',professional,') && r.includes(',CORP,alice,')), 'alice\'s professional allocation');
+
+  await open(admin, 'Users');
+  await admin.getByRole('table', { name: /Users/ }).locator('tbody tr').first().waitFor();
+  csv = await saveCsv(admin.getByRole('button', { name: 'Export CSV' }));
+  eq(csv.name, 'allot-users.csv', 'users file name');
+  rows = lines(csv.text);
+  eq(rows[0], 'id,userDirectory,userId,name,groups,createdAt,modifiedAt', 'users header');
+  eq(rows.length - 1, Number(site.sql('SELECT count(*) FROM users')), 'one row per user');
+  check(rows.some((r) => r.includes(',CORP,alice,Alice,"[""Sales""]",')), 'alice with her groups');
+});
+
 test('an auditor sees every page and can change nothing', async () => {
   const key = await site.newKey('auditor', 'auditor');
   const page = await newPage();

@@ -41,7 +41,7 @@ static void as_signing_input(const char *text)
     EVP_MD_CTX_free(ctx);
     if (!ok)
         return;
-    char *b64 = lic_b64url_encode(sig, siglen);
+    char *b64 = core_b64url_encode(sig, siglen);
     char *compact = b64 != NULL ? malloc(len + strlen(b64) + 2) : NULL;
     if (compact != NULL) {
         memcpy(compact, text, len);

@@ -246,7 +246,8 @@ int tl_site_stop(struct tl_site *site)
 bool tl_reset(const char *url)
 {
     char *ok = th_sql(url, "TRUNCATE license, license_document, users, allocations, rules, login_passes,"
-                           " capacity_usage, sessions, session_events");
+                           " capacity_usage, sessions, session_events, capacity_hours, usage_hours,"
+                           " usage_days; UPDATE usage_rollup SET rolled_until = NULL, open_sessions = 0");
     bool done = ok != NULL;
     free(ok);
     return done;

@@ -102,7 +102,7 @@ bool tl_site_add_server(const struct tl_site *site, struct th_server *srv,
  * server's exit status. */
 int tl_site_stop(struct tl_site *site);
 /* Empties every table of the licensing state (license, users, allocations,
- * rules, passes, capacity, sessions, events); API keys stay. */
+ * rules, passes, capacity, sessions, events, usage aggregates); API keys stay. */
 bool tl_reset(const char *url);
 
 /* POST /users; groups_json is a JSON array text or NULL.  True on 201; id

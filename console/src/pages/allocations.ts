@@ -1,11 +1,12 @@
 // Allocations: filters by type, user and quarantine; allocate to a user found
 // by search; deallocate (saying whether it went to quarantine and until when);
 // reinstate.  Deleted users are shown as such.
-import { api, apiWithStatus, getCsv, withQuery, type Page } from '../api';
+import { api, apiWithStatus, withQuery, type Page } from '../api';
+import { exportCsv } from '../csv';
 import { accessLabel, fmtTime, userLabel } from '../format';
 import type { PageContext } from '../page';
 import { resolveUserFilter, userPicker } from '../userpicker';
-import { badge, busy, button, confirmDialog, DataTable, download, field, h, input, MessageArea, notice, select } from '../ui';
+import { badge, busy, button, confirmDialog, DataTable, field, h, input, MessageArea, notice, select } from '../ui';
 import type { Allocation, AllocationType, License } from '../types';
 
 const TYPES: [string, string][] = [['professional', 'Professional'], ['analyzer', 'Analyzer'], ['user', 'User access pass']];
@@ -103,11 +104,12 @@ export function render(ctx: PageContext): HTMLElement {
     field('Type', typeSel), field('State', quarSel), field('User', userIn, 'DIRECTORY\\userId (exact)'),
     h('button', { type: 'submit', class: 'btn' }, 'Apply filters'),
     button('Export CSV', (ev) => void busy(ev.currentTarget as HTMLButtonElement, async () => {
-      try {
-        download(await getCsv(withQuery('/allocations', { type: typeSel.value, quarantined: quarSel.value, user: userFilter ?? undefined })), 'allocations.csv');
-      } catch (err) {
-        messages.error(err);
+      if (userFilter === null) {
+        messages.show(notice('info', 'Nothing to export', 'No user matches the User filter.'));
+        return;
       }
+      await exportCsv(withQuery('/allocations', { type: typeSel.value, quarantined: quarSel.value, user: userFilter }),
+        'allot-allocations.csv', messages);
     })));
   filters.addEventListener('submit', (ev) => {
     ev.preventDefault();

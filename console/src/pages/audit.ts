@@ -1,10 +1,11 @@
 // Audit: every grant, refusal and end, newest first, filtered by time, user,
 // kind and result code, with CSV export (GET /sessions/events, Accept: text/csv).
-import { api, getCsv, withQuery, type Page } from '../api';
+import { api, withQuery, type Page } from '../api';
+import { exportCsv } from '../csv';
 import { accessLabel, fmtTime, isoToLocalInput, localInputToIso, resultLabel, userLabel } from '../format';
 import type { PageContext } from '../page';
 import { resolveUserFilter } from '../userpicker';
-import { badge, busy, button, DataTable, download, field, h, input, MessageArea, notice, select } from '../ui';
+import { badge, busy, button, DataTable, field, h, input, MessageArea, notice, select } from '../ui';
 import { RESULT_CODES, type SessionEvent } from '../types';
 
 export function render(ctx: PageContext): HTMLElement {
@@ -65,13 +66,11 @@ export function render(ctx: PageContext): HTMLElement {
   }
 
   const exportBtn = button('Export CSV', () => void busy(exportBtn, async () => {
-    try {
-      const blob = await getCsv(withQuery('/sessions/events', params));
-      download(blob, `allot-audit-${new Date().toISOString().slice(0, 10)}.csv`);
-      messages.success('CSV exported', 'The events that match the filters are saved as a CSV file.');
-    } catch (err) {
-      messages.error(err);
+    if (noUser) {
+      messages.show(notice('info', 'Nothing to export', 'No user matches the User filter.'));
+      return;
     }
+    await exportCsv(withQuery('/sessions/events', params), `allot-audit-${new Date().toISOString().slice(0, 10)}.csv`, messages);
   }));
 
   const filters = h('form', { class: 'filters', 'aria-label': 'Filter the audit trail' },

@@ -61,10 +61,15 @@ function chart(title: string, summary: string, xs: number[], series: SeriesDef[]
     h('details', {}, h('summary', {}, `The numbers of “${title}”`), h('div', { class: 'table-wrap', role: 'region', 'aria-label': `${title}: numbers`, tabindex: 0 }, table)));
 
   const bars = uPlot.paths.bars ? uPlot.paths.bars({ size: [0.7, 40] }) : undefined;
+  const half = step === 'hour' ? 1800 : 43200;
   const opts: uPlot.Options = {
     width: 600,
     height: 220,
-    scales: { x: { time: true }, y: { range: (_u, min, max) => [Math.min(0, min), Math.max(1, max)] } },
+    // Half a step of room at each end, so the first and last bars show whole.
+    scales: {
+      x: { time: true, range: (_u, min, max) => [min - half, max + half] },
+      y: { range: (_u, min, max) => [Math.min(0, min), Math.max(1, max)] },
+    },
     legend: { show: true },
     cursor: { drag: { x: false, y: false } },
     series: [
@@ -155,17 +160,28 @@ export function render(ctx: PageContext): HTMLElement {
     },
   }, r.label));
 
+  // allotd answers 503 while it rolls a long audit trail up (the first start
+  // after an upgrade) or cannot reach its database: the page tries again.
+  let retry: ReturnType<typeof setTimeout> | undefined;
+  ctx.onLeave(() => clearTimeout(retry));
+  let shown = current;
+
   async function load(r: Range): Promise<void> {
+    shown = r;
+    clearTimeout(retry);
     body.replaceChildren(h('p', { role: 'status' }, 'Loading the report…'));
     const { from, to } = rangeBounds(r);
     try {
       const rep = await api<UsageReport>('GET', withQuery('/reports/usage', { from, to, step: r.step }));
+      if (shown !== r) return; // another period was chosen meanwhile
       body.replaceChildren(h('p', { class: 'hint' }, `From ${from.replace('T', ' ').replace('Z', ' UTC')} to ${to.replace('T', ' ').replace('Z', ' UTC')}, ${r.step === 'hour' ? 'hourly' : 'daily'}.`),
         h('div', { class: 'chart-grid' }, ...charts(rep)));
     } catch (err) {
-      if (err instanceof ApiError && err.status === 404 && err.errorType === 'LICENSES-NotFound') {
-        body.replaceChildren(notice('info', 'Usage reports are not available on this allotd',
-          'It does not serve GET /reports/usage yet. The other pages work; upgrade allotd for usage history.'));
+      if (shown !== r) return;
+      if (err instanceof ApiError && err.status === 503) {
+        body.replaceChildren(notice('info', 'The usage history is not ready yet', err.message,
+          'This page tries again in 10 seconds.'));
+        retry = setTimeout(() => void load(r), 10_000);
       } else {
         body.replaceChildren(errorBox(err));
       }

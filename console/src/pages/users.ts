@@ -1,10 +1,11 @@
 // Users: search, create, edit name and groups, delete (saying what happens to
 // their allocations and sessions).
-import { api, getCsv, withQuery, type Page } from '../api';
+import { api, withQuery, type Page } from '../api';
+import { exportCsv } from '../csv';
 import { fmtTime, splitList, userLabel } from '../format';
 import type { PageContext } from '../page';
 import { parseUserQuery } from '../userpicker';
-import { busy, button, confirmDialog, DataTable, download, field, h, input, MessageArea, notice } from '../ui';
+import { busy, button, confirmDialog, DataTable, field, h, input, MessageArea, notice } from '../ui';
 import type { User } from '../types';
 
 export function render(ctx: PageContext): HTMLElement {
@@ -35,13 +36,8 @@ export function render(ctx: PageContext): HTMLElement {
   const search = h('form', { class: 'filters', role: 'search', 'aria-label': 'Search users' },
     field('Search', searchIn, 'Exact: DIRECTORY\\userId, a userId, or group:NAME; empty lists everyone'),
     h('button', { type: 'submit', class: 'btn' }, 'Search'),
-    button('Export CSV', (ev) => void busy(ev.currentTarget as HTMLButtonElement, async () => {
-      try {
-        download(await getCsv(withQuery('/users', filter)), 'users.csv');
-      } catch (err) {
-        messages.error(err);
-      }
-    })));
+    button('Export CSV', (ev) => void busy(ev.currentTarget as HTMLButtonElement, () =>
+      exportCsv(withQuery('/users', filter), 'allot-users.csv', messages))));
   search.addEventListener('submit', (ev) => {
     ev.preventDefault();
     filter = parseUserQuery(searchIn.value);
