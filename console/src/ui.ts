@@ -64,6 +64,9 @@ export class MessageArea {
   success(title: string, ...body: Child[]): void {
     this.show(notice('success', title, ...body));
   }
+  info(title: string, ...body: Child[]): void {
+    this.show(notice('info', title, ...body));
+  }
   error(err: unknown): void {
     this.show(errorBox(err));
   }

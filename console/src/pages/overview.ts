@@ -1,7 +1,7 @@
 // Overview: the license status and why, the time left before licenses are
 // disabled, the last sync and Sync now, each allotment, tokens, and the
 // capacity minutes used this month.
-import { api } from '../api';
+import { api, apiWithStatus } from '../api';
 import { fmtDuration, fmtNumber, fmtTime } from '../format';
 import { licenseState } from '../license-state';
 import type { PageContext } from '../page';
@@ -89,9 +89,15 @@ function statusPanel(lic: License, ctx: PageContext, messages: MessageArea, relo
       void busy(syncBtn, async () => {
         messages.clear();
         try {
-          const fresh = await api<License>('POST', '/license/actions/sync');
+          const res = await apiWithStatus<License>('POST', '/license/actions/sync');
+          const fresh = res.body as License;
           reload(fresh);
-          messages.success('Synced with the license backend', `The license is ${fresh.status}; last verified ${fmtTime(fresh.lastVerifiedAt)}.`);
+          if (res.status === 202) {
+            // Not over within ALLOT_SYNC_WAIT: it goes on in allotd.
+            messages.info('Sync under way', 'The license backend has not answered yet. The sync goes on; reload this page in a little while to see its outcome under Last sync attempt.');
+          } else {
+            messages.success('Synced with the license backend', `The license is ${fresh.status}; last verified ${fmtTime(fresh.lastVerifiedAt)}.`);
+          }
         } catch (err) {
           messages.error(err);
           reload();
