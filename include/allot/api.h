@@ -168,6 +168,20 @@ void api_reply_refusal(struct http_request *r, enum api_outcome o, const char *r
 void api_reply_decision(struct http_request *r, enum db_status s, PGresult *res,
                         unsigned ok_status, const struct api_shape *shape);
 
+/* Replies the text built in body (status, Content-Type type), or 500 when it
+ * overflowed; frees body either way. */
+void api_reply_buf(struct http_request *r, unsigned status, const char *type, struct buf *body);
+
+/* A decision of the engine on the resource the path's id names, taken now:
+ * call(pool, id, now) answers the resource or a refusal.  The reply: 204 when
+ * the outcome is `empty_on` (API_OUTCOME_COUNT: never), else as
+ * api_reply_decision with ok_status.  changes_license: the decision may
+ * change what GET /license shows (units, quarantine). */
+typedef enum db_status (*api_id_call)(struct db_pool *p, const char *id, const char *now,
+                                      PGresult **out);
+void api_id_decision(struct http_request *r, api_id_call call, enum api_outcome empty_on,
+                     unsigned ok_status, const struct api_shape *shape, bool changes_license);
+
 /* ---- the license (src/api/license.c) ---------------------------------------- */
 
 /* The license as GET /license shows it, from a cache that a change anywhere

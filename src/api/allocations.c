@@ -58,34 +58,15 @@ void api_allocations_get(struct http_request *r)
 
 void api_allocations_delete(struct http_request *r)
 {
-    const char *id = api_id_param(r, 0);
-    if (id == NULL)
-        return;
-    char now[40];
-    app_wall_pg(now);
-    PGresult *res = NULL;
-    enum db_status s = db_allocation_delete(http_app(r)->pool, id, now, &res);
-    api_license_changed(http_app(r));
-    if (s == DB_OK && api_outcome_of(res) == API_OUTCOME_released) {
-        PQclear(res);
-        http_reply_empty(r, 204);
-        return;
-    }
-    /* in quarantine: it counts until quarantineEnd */
-    api_reply_decision(r, s, res, 200, &api_allocation_shape);
+    /* released: 204; in quarantine: 200, it counts until quarantineEnd */
+    api_id_decision(r, db_allocation_delete, API_OUTCOME_released, 200, &api_allocation_shape,
+                    true);
 }
 
 void api_allocations_reinstate(struct http_request *r)
 {
-    const char *id = api_id_param(r, 0);
-    if (id == NULL)
-        return;
-    char now[40];
-    app_wall_pg(now);
-    PGresult *res = NULL;
-    enum db_status s = db_allocation_reinstate(http_app(r)->pool, id, now, &res);
-    api_license_changed(http_app(r));
-    api_reply_decision(r, s, res, 200, &api_allocation_shape);
+    api_id_decision(r, db_allocation_reinstate, API_OUTCOME_COUNT, 200, &api_allocation_shape,
+                    true);
 }
 
 void api_allocations_list(struct http_request *r)

@@ -51,14 +51,7 @@ void api_reply_row(struct http_request *r, unsigned status, PGresult *res,
         http_add_header(r, "Location", location);
     }
     PQclear(res);
-    size_t len = 0;
-    char *text = body.overflow ? NULL : buf_steal(&body, &len);
-    buf_free(&body);
-    if (text == NULL) {
-        http_reply_error(r, HTTP_ERR_INTERNAL, NULL, NULL);
-        return;
-    }
-    http_reply_text_steal(r, status, "application/json", text, len);
+    api_reply_buf(r, status, "application/json", &body);
 }
 
 enum api_outcome api_outcome_of(const PGresult *res)
@@ -81,6 +74,38 @@ void api_reply_decision(struct http_request *r, enum db_status s, PGresult *res,
     }
     PQclear(res);
     api_reply_refusal(r, o, NULL);
+}
+
+void api_id_decision(struct http_request *r, api_id_call call, enum api_outcome empty_on,
+                     unsigned ok_status, const struct api_shape *shape, bool changes_license)
+{
+    const char *id = api_id_param(r, 0);
+    if (id == NULL)
+        return;
+    char now[40];
+    app_wall_pg(now);
+    PGresult *res = NULL;
+    enum db_status s = call(http_app(r)->pool, id, now, &res);
+    if (changes_license)
+        api_license_changed(http_app(r));
+    if (s == DB_OK && empty_on != API_OUTCOME_COUNT && api_outcome_of(res) == empty_on) {
+        PQclear(res);
+        http_reply_empty(r, 204);
+        return;
+    }
+    api_reply_decision(r, s, res, ok_status, shape);
+}
+
+void api_reply_buf(struct http_request *r, unsigned status, const char *type, struct buf *body)
+{
+    size_t len = 0;
+    char *text = body->overflow ? NULL : buf_steal(body, &len);
+    buf_free(body);
+    if (text == NULL) {
+        http_reply_error(r, HTTP_ERR_INTERNAL, NULL, NULL);
+        return;
+    }
+    http_reply_text_steal(r, status, type, text, len);
 }
 
 bool api_body(struct http_request *r, const struct jspec *spec, size_t n, json_t **out)
@@ -201,12 +226,5 @@ void api_reply_page(struct http_request *r, PGresult *res, const struct db_page 
     }
     buf_lit(&body, "}}");
     PQclear(res);
-    size_t len = 0;
-    char *text = body.overflow ? NULL : buf_steal(&body, &len);
-    buf_free(&body);
-    if (text == NULL) {
-        http_reply_error(r, HTTP_ERR_INTERNAL, NULL, NULL);
-        return;
-    }
-    http_reply_text_steal(r, 200, "application/json", text, len);
+    api_reply_buf(r, 200, "application/json", &body);
 }

@@ -66,9 +66,5 @@ void api_metrics(struct http_request *r)
                "allot_db_pool_acquire_timeouts_total %llu\n",
                st.size, st.open, st.in_use, st.waiting, (unsigned long long)st.acquire_timeouts);
     api_license_metrics(a, &out);
-    size_t len;
-    char *text = buf_steal(&out, &len);
-    http_reply_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", text ? text : "",
-                    text ? len : 0);
-    free(text);
+    api_reply_buf(r, 200, "text/plain; version=0.0.4; charset=utf-8", &out);
 }

@@ -258,6 +258,23 @@ void api_license_metrics(struct app *a, struct buf *out)
     json_decref(view);
 }
 
+/* Whether the license (or definition) was applied: else the database's
+ * failure or the engine's refusal is answered.  Takes res. */
+static bool applied(struct http_request *r, enum db_status s, PGresult *res)
+{
+    if (s != DB_OK) {
+        api_reply_db(r, s);
+        return false;
+    }
+    enum api_outcome o = api_outcome_of(res);
+    PQclear(res);
+    if (o != API_OUTCOME_ok) {
+        api_reply_refusal(r, o, NULL);
+        return false;
+    }
+    return true;
+}
+
 /* Applies a verified key; replies with the license, or the refusal. */
 static void apply_key(struct http_request *r, const char *key, const struct lic_license *lic)
 {
@@ -275,16 +292,8 @@ static void apply_key(struct http_request *r, const char *key, const struct lic_
     enum db_status s = db_license_apply(a->pool, key, definition, now, &res);
     free(definition);
     api_license_changed(a);
-    if (s != DB_OK) {
-        api_reply_db(r, s);
+    if (!applied(r, s, res))
         return;
-    }
-    enum api_outcome o = api_outcome_of(res);
-    PQclear(res);
-    if (o != API_OUTCOME_ok) {
-        api_reply_refusal(r, o, NULL);
-        return;
-    }
     log_info(http_corr_id(r), "license %s applied", lic->license_number);
     if (a->sync != NULL && a->cfg->authority_url != NULL) {
         char sync_why[256];
@@ -373,16 +382,8 @@ void api_license_definition(struct http_request *r)
     sync_reply_free(&doc);
     free(definition);
     api_license_changed(a);
-    if (s != DB_OK) {
-        api_reply_db(r, s);
+    if (!applied(r, s, res))
         return;
-    }
-    enum api_outcome o = api_outcome_of(res);
-    PQclear(res);
-    if (o != API_OUTCOME_ok) {
-        api_reply_refusal(r, o, NULL);
-        return;
-    }
     log_info(http_corr_id(r), "offline license definition applied");
     api_reply_license(r);
 }

@@ -141,14 +141,7 @@ static void reply_csv(struct http_request *r, PGresult *res, const struct db_pag
     snprintf(disposition, sizeof disposition, "attachment; filename=\"%.40s.csv\"",
              name != NULL && name[1] != '\0' ? name + 1 : "list");
     http_add_header(r, "Content-Disposition", disposition);
-    size_t len = 0;
-    char *text = body.overflow ? NULL : buf_steal(&body, &len);
-    buf_free(&body);
-    if (text == NULL) {
-        http_reply_error(r, HTTP_ERR_INTERNAL, NULL, NULL);
-        return;
-    }
-    http_reply_text_steal(r, 200, "text/csv; charset=utf-8; header=present", text, len);
+    api_reply_buf(r, 200, "text/csv; charset=utf-8; header=present", &body);
 }
 
 void api_reply_list(struct http_request *r, PGresult *res, const struct db_page *p,

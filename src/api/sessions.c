@@ -88,19 +88,7 @@ void api_sessions_heartbeat(struct http_request *r)
 
 void api_sessions_end(struct http_request *r)
 {
-    const char *id = api_id_param(r, 0);
-    if (id == NULL)
-        return;
-    char now[40];
-    app_wall_pg(now);
-    PGresult *res = NULL;
-    enum db_status s = db_session_end(http_app(r)->pool, id, now, &res);
-    if (s == DB_OK && api_outcome_of(res) == API_OUTCOME_ok) {
-        PQclear(res);
-        http_reply_empty(r, 204);
-        return;
-    }
-    api_reply_decision(r, s, res, 204, &api_session_shape);
+    api_id_decision(r, db_session_end, API_OUTCOME_ok, 204, &api_session_shape, false);
 }
 
 void api_sessions_get(struct http_request *r)

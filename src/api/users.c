@@ -79,20 +79,7 @@ void api_users_update(struct http_request *r)
 
 void api_users_delete(struct http_request *r)
 {
-    const char *id = api_id_param(r, 0);
-    if (id == NULL)
-        return;
-    char now[40];
-    app_wall_pg(now);
-    PGresult *res = NULL;
-    enum db_status s = db_user_delete(http_app(r)->pool, id, now, &res);
-    api_license_changed(http_app(r));
-    if (s == DB_OK && api_outcome_of(res) == API_OUTCOME_ok) {
-        PQclear(res);
-        http_reply_empty(r, 204);
-        return;
-    }
-    api_reply_decision(r, s, res, 204, &api_user_shape);
+    api_id_decision(r, db_user_delete, API_OUTCOME_ok, 204, &api_user_shape, true);
 }
 
 void api_users_list(struct http_request *r)

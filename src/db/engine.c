@@ -15,7 +15,7 @@
  * allocations and each user's active sessions again (the counters cannot
  * drift), and notifies
  * allot_engine, so running instances check their engine at once. */
-#include "allot/db.h"
+#include "db/internal.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -75,37 +75,6 @@ const char *db_engine_digest(void)
     return engine_digest;
 }
 
-static bool exec_ok(PGconn *pg, const char *sql, const char *what)
-{
-    PGresult *r = PQexec(pg, sql);
-    ExecStatusType st = PQresultStatus(r);
-    bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
-    if (!ok) {
-        const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
-        const char *pos = PQresultErrorField(r, PG_DIAG_STATEMENT_POSITION);
-        const char *ctx = PQresultErrorField(r, PG_DIAG_CONTEXT);
-        log_error(NULL, "migrate: %s failed: %s%s%s%s%s", what, msg ? msg : PQerrorMessage(pg),
-                  pos ? " (at character " : "", pos ? pos : "", pos ? ")" : "",
-                  ctx ? ctx : "");
-    }
-    PQclear(r);
-    return ok;
-}
-
-static bool exec_params_ok(PGconn *pg, const char *sql, int n, const char *const *params,
-                           const char *what)
-{
-    PGresult *r = PQexecParams(pg, sql, n, NULL, params, NULL, NULL, 0);
-    ExecStatusType st = PQresultStatus(r);
-    bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
-    if (!ok) {
-        const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
-        log_error(NULL, "migrate: %s failed: %s", what, msg ? msg : PQerrorMessage(pg));
-    }
-    PQclear(r);
-    return ok;
-}
-
 /* The digest the database records, into out ("" when none); false on failure. */
 static bool recorded_digest(PGconn *pg, char out[65])
 {
@@ -120,7 +89,8 @@ static bool recorded_digest(PGconn *pg, char out[65])
 
 static bool write_parameters(PGconn *pg)
 {
-    if (!exec_ok(pg, "DELETE FROM license_parameters", "clearing license_parameters"))
+    if (!db_migrate_exec(pg, "DELETE FROM license_parameters", 0, NULL,
+                         "clearing license_parameters"))
         return false;
     for (size_t i = 0; i < CORE_PARAM_COUNT; i++) {
         char def[24], min[24], max[24];
@@ -128,7 +98,7 @@ static bool write_parameters(PGconn *pg)
         snprintf(min, sizeof min, "%lld", (long long)core_params[i].min);
         snprintf(max, sizeof max, "%lld", (long long)core_params[i].max);
         const char *params[] = {core_params[i].name, def, min, max, core_params[i].description};
-        if (!exec_params_ok(pg,
+        if (!db_migrate_exec(pg,
                             "INSERT INTO license_parameters"
                             " (name, default_value, min_value, max_value, description)"
                             " VALUES ($1, $2, $3, $4, $5)",
@@ -140,39 +110,40 @@ static bool write_parameters(PGconn *pg)
 
 static bool apply_all(PGconn *pg)
 {
-    if (!exec_ok(pg, "DROP SCHEMA IF EXISTS engine CASCADE", "dropping the old engine") ||
-        !exec_ok(pg, "CREATE SCHEMA engine", "creating the schema engine"))
+    if (!db_migrate_exec(pg, "DROP SCHEMA IF EXISTS engine CASCADE", 0, NULL,
+                         "dropping the old engine") ||
+        !db_migrate_exec(pg, "CREATE SCHEMA engine", 0, NULL, "creating the schema engine"))
         return false;
     for (size_t i = 0; i < db_engine_files_count; i++) {
         char what[96];
         snprintf(what, sizeof what, "sql/%s.sql", db_engine_files[i].name);
-        if (!exec_ok(pg, db_engine_files[i].sql, what))
+        if (!db_migrate_exec(pg, db_engine_files[i].sql, 0, NULL, what))
             return false;
     }
     const char *digest[] = {db_engine_digest()};
     /* A license applied by an allotd that knew fewer parameters gets the
      * defaults of the new ones: the engine reads every parameter from the row. */
     return write_parameters(pg) &&
-           exec_ok(pg, "UPDATE license SET parameters = engine.with_defaults(parameters)"
-                       " WHERE NOT parameters ?& ARRAY(SELECT name FROM license_parameters)",
-                   "completing the license's parameters") &&
-           exec_ok(pg,
+           db_migrate_exec(pg, "UPDATE license SET parameters = engine.with_defaults(parameters)"
+                           " WHERE NOT parameters ?& ARRAY(SELECT name FROM license_parameters)",
+                           0, NULL, "completing the license's parameters") &&
+           db_migrate_exec(pg,
                    "UPDATE allocation_counts c SET n ="
-                   " (SELECT count(*) FROM allocations a WHERE a.type = c.type)",
+                   " (SELECT count(*) FROM allocations a WHERE a.type = c.type)", 0, NULL,
                    "counting allocations") &&
-           exec_ok(pg,
+           db_migrate_exec(pg,
                    "UPDATE users u SET sessions_active = coalesce(c.n, 0)"
                    " FROM users v LEFT JOIN (SELECT user_ref, count(*) AS n FROM sessions"
                    "   WHERE ended_at IS NULL GROUP BY user_ref) c ON c.user_ref = v.id"
-                   " WHERE u.id = v.id AND u.sessions_active <> coalesce(c.n, 0)",
+                   " WHERE u.id = v.id AND u.sessions_active <> coalesce(c.n, 0)", 0, NULL,
                    "counting active sessions") &&
-           exec_params_ok(pg,
+           db_migrate_exec(pg,
                           "INSERT INTO engine_version (singleton, digest, applied_at)"
                           " VALUES (true, $1, now())"
                           " ON CONFLICT (singleton) DO UPDATE SET digest = EXCLUDED.digest,"
                           " applied_at = EXCLUDED.applied_at",
                           1, digest, "recording the engine") &&
-           exec_ok(pg, "NOTIFY allot_engine", "notifying allot_engine");
+           db_migrate_exec(pg, "NOTIFY allot_engine", 0, NULL, "notifying allot_engine");
 }
 
 int db_engine_apply(PGconn *pg)
@@ -182,10 +153,10 @@ int db_engine_apply(PGconn *pg)
         return -1;
     if (strcmp(current, db_engine_digest()) == 0)
         return 0;
-    if (!exec_ok(pg, "BEGIN", "BEGIN"))
+    if (!db_migrate_exec(pg, "BEGIN", 0, NULL, "BEGIN"))
         return -1;
-    if (!apply_all(pg) || !exec_ok(pg, "COMMIT", "COMMIT")) {
-        exec_ok(pg, "ROLLBACK", "ROLLBACK");
+    if (!apply_all(pg) || !db_migrate_exec(pg, "COMMIT", 0, NULL, "COMMIT")) {
+        db_migrate_exec(pg, "ROLLBACK", 0, NULL, "ROLLBACK");
         return -1;
     }
     log_info(NULL, "migrate: engine %.12s applied (%zu files of sql/)", db_engine_digest(),

@@ -5,6 +5,8 @@
  * the second one finds nothing left to do. */
 #include "allot/db.h"
 
+#include "db/internal.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +18,11 @@ int db_schema_expected(void)
     return db_migrations_count ? db_migrations[db_migrations_count - 1].version : 0;
 }
 
-static bool exec_ok(PGconn *pg, const char *sql, const char *what)
+bool db_migrate_exec(PGconn *pg, const char *sql, int n, const char *const *params,
+                     const char *what)
 {
-    PGresult *r = PQexec(pg, sql);
+    /* without parameters, a script of several statements (a migration) */
+    PGresult *r = n == 0 ? PQexec(pg, sql) : PQexecParams(pg, sql, n, NULL, params, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(r);
     bool ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
     if (!ok) {
@@ -48,10 +52,10 @@ static bool apply_one(PGconn *pg, const struct db_migration *m)
     char version[16];
     snprintf(version, sizeof version, "%d", m->version);
     const char *params[] = {version, m->name};
-    if (!exec_ok(pg, "BEGIN", "BEGIN"))
+    if (!db_migrate_exec(pg, "BEGIN", 0, NULL, "BEGIN"))
         return false;
-    if (!exec_ok(pg, m->sql, m->name)) {
-        exec_ok(pg, "ROLLBACK", "ROLLBACK");
+    if (!db_migrate_exec(pg, m->sql, 0, NULL, m->name)) {
+        db_migrate_exec(pg, "ROLLBACK", 0, NULL, "ROLLBACK");
         return false;
     }
     PGresult *r = PQexecParams(pg,
@@ -59,8 +63,8 @@ static bool apply_one(PGconn *pg, const struct db_migration *m)
                                2, NULL, params, NULL, NULL, 0);
     bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);
-    if (!ok || !exec_ok(pg, "COMMIT", "COMMIT")) {
-        exec_ok(pg, "ROLLBACK", "ROLLBACK");
+    if (!ok || !db_migrate_exec(pg, "COMMIT", 0, NULL, "COMMIT")) {
+        db_migrate_exec(pg, "ROLLBACK", 0, NULL, "ROLLBACK");
         return false;
     }
     log_info(NULL, "migrate: applied %04d_%s", m->version, m->name);
@@ -83,13 +87,13 @@ int db_migrate(const char *url)
     }
     int applied = -1;
     /* The lock is held by this session until it ends, whatever happens below. */
-    if (!exec_ok(pg, "SET client_min_messages = warning", "SET") ||
-        !exec_ok(pg, "SELECT pg_advisory_lock(7308812001)", "advisory lock") ||
-        !exec_ok(pg,
+    if (!db_migrate_exec(pg, "SET client_min_messages = warning", 0, NULL, "SET") ||
+        !db_migrate_exec(pg, "SELECT pg_advisory_lock(7308812001)", 0, NULL, "advisory lock") ||
+        !db_migrate_exec(pg,
                  "CREATE TABLE IF NOT EXISTS schema_migrations ("
                  " version integer PRIMARY KEY,"
                  " name text NOT NULL,"
-                 " applied_at timestamptz NOT NULL DEFAULT now())",
+                 " applied_at timestamptz NOT NULL DEFAULT now())", 0, NULL,
                  "creating schema_migrations"))
         goto done;
     int current = recorded_version(pg);
@@ -114,7 +118,7 @@ int db_migrate(const char *url)
     if (current <= db_schema_expected() && db_engine_apply(pg) < 0)
         applied = -1;
 done:
-    exec_ok(pg, "SELECT pg_advisory_unlock(7308812001)", "advisory unlock");
+    db_migrate_exec(pg, "SELECT pg_advisory_unlock(7308812001)", 0, NULL, "advisory unlock");
     PQfinish(pg);
     return applied;
 }
