@@ -1,7 +1,9 @@
 /* Authentication of API keys, with a short per-process cache so that most
  * requests cost no database round trip for it.  A deleted key stops working
- * at once on the instance that deleted it and within AUTH_CACHE_SECONDS on
- * the others. */
+ * at once on the instance that deleted it, and on the others when the
+ * database's NOTIFY allot_apikeys reaches them (main.c clears the cache, as
+ * it does when its listening connection comes back); AUTH_CACHE_SECONDS
+ * bounds what a cache keeps in any case. */
 #include "allot/auth.h"
 #include "allot/core.h"
 

@@ -551,6 +551,34 @@ static void test_last_admin_under_concurrency(void)
     T_EQ_INT(th_server_stop(&second), 0);
 }
 
+/* A key deleted through one instance stops working on another at once (its
+ * cache is cleared by NOTIFY allot_apikeys), not after the cache's
+ * AUTH_CACHE_SECONDS. */
+static void test_delete_seen_by_other_instance(void)
+{
+    struct th_server second;
+    T_REQUIRE(th_server_start(&second, db.url, NULL, true));
+    char id[64], secret[128], path[128];
+    create_key("seen elsewhere", "auditor", id, secret);
+    struct th_resp r;
+    T_CHECK(th_req(&second, "GET", "/users", secret, NULL, &r)); /* cached there now */
+    T_STATUS(r, 200);
+    th_resp_free(&r);
+    snprintf(path, sizeof path, "/apikeys/%s", id);
+    T_EQ_INT(status_of("DELETE", path, ADMIN, NULL), 204);
+    /* Well within AUTH_CACHE_SECONDS: a notification, not the cache's expiry. */
+    long status = 0;
+    for (int waited = 0; waited < 1500 && status != 401; waited += 20) {
+        T_CHECK(th_req(&second, "GET", "/users", secret, NULL, &r));
+        status = r.status;
+        th_resp_free(&r);
+        if (status != 401)
+            nanosleep(&(struct timespec){.tv_nsec = 20000000}, NULL);
+    }
+    T_EQ_INT(status, 401);
+    T_EQ_INT(th_server_stop(&second), 0);
+}
+
 /* SIGTERM ends allotd with status 0 (under AddressSanitizer: no leak). */
 static void test_server_stops_cleanly(void)
 {
@@ -572,6 +600,7 @@ int main(void)
     T_RUN(test_get);
     T_RUN(test_last_admin_kept);
     T_RUN(test_last_admin_under_concurrency);
+    T_RUN(test_delete_seen_by_other_instance);
     T_RUN(test_server_stops_cleanly);
     th_db_drop(&db);
     return t_done();

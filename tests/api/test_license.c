@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "allot/params.h"
 #include "tlicense.h"
 
 T_DEFINE_STATE;
@@ -358,6 +359,28 @@ static void test_unbounded_overage_has_no_available(void)
     th_resp_free(&r);
 }
 
+/* A grace at its bound (100 years): disabledAt is that moment, exactly, in
+ * GET /license and the metrics, not a buffer left unformatted (issue 11). */
+static void test_longest_grace_disabled_at(void)
+{
+    char grace[48];
+    snprintf(grace, sizeof grace, "offlineGraceSeconds=%lld", (long long)CORE_PARAM_SECONDS_MAX);
+    T_CHECK(tl_apply(&site.srv, &site.auth, "--license-number", "3100", "--professional", "1",
+                     "--param", grace, NULL));
+    struct th_resp r;
+    T_CHECK(th_req(&site.srv, "GET", "/license", TH_ADMIN_KEY, NULL, &r));
+    T_STATUS(r, 200);
+    T_EQ_STR(th_str(&r, "status"), "ok");
+    T_EQ_INT(tl_time(r.json, "disabledAt"),
+             tl_time(r.json, "lastVerifiedAt") + CORE_PARAM_SECONDS_MAX);
+    th_resp_free(&r);
+    T_CHECK(th_req(&site.srv, "GET", "/metrics", TH_ADMIN_KEY, NULL, &r));
+    T_STATUS(r, 200);
+    const char *until = r.body ? strstr(r.body, "\nallot_license_seconds_until_disabled ") : NULL;
+    T_CHECK(until != NULL && strtoll(until + 38, NULL, 10) > CORE_PARAM_SECONDS_MAX - 3600);
+    th_resp_free(&r);
+}
+
 static void test_roles(void)
 {
     struct th_resp r;
@@ -413,6 +436,7 @@ int main(void)
     T_RUN(test_signed_long_ago_is_stale);
     T_RUN(test_unbounded_overage_has_no_available);
     T_RUN(test_roles);
+    T_RUN(test_longest_grace_disabled_at);
     T_RUN(test_server_stops_cleanly);
 
     tl_authority_remove(&other);

@@ -339,6 +339,8 @@ static void test_backend_too_slow(void)
     T_CHECK(took < 5.5); /* a background sync in flight may delay it by one more timeout */
 }
 
+static bool log_line_with(const struct th_server *s, const char *a, const char *b, const char *c);
+
 /* Syncs on demand while the backend hangs (issue 11): they run on the sync
  * thread only; one request waits ALLOT_SYNC_WAIT for its sync, then answers
  * 202 with Location: /license, and the others, while it waits, answer 202 at
@@ -425,6 +427,29 @@ static void test_correct_reply_is_accepted(void)
     T_CHECK(tl_time(r.json, "lastVerifiedAt") > before);
     T_CHECK(json_is_null(json_object_get(r.json, "lastSyncError")));
     th_resp_free(&r);
+    /* A good reply that the database cannot record is a failed sync: 502,
+     * lastVerifiedAt unchanged, nothing logged as verified (issue 11). */
+    char *made = th_sql(site.db.url,
+        "CREATE FUNCTION public.refuse_verification() RETURNS trigger LANGUAGE plpgsql AS"
+        " $$BEGIN RAISE EXCEPTION 'the test refuses it'; END$$;"
+        "CREATE TRIGGER refuse_verification BEFORE UPDATE OF last_verified_at ON license"
+        " FOR EACH ROW EXECUTE FUNCTION public.refuse_verification()");
+    free(made);
+    before = verified_at(&site.srv);
+    T_CHECK(th_req(&site.srv, "POST", "/license/actions/sync", TH_ADMIN_KEY, NULL, &r));
+    T_ERROR(r, 502, "LICENSES-BackendUnavailable");
+    T_CHECK(strstr(th_str(&r, "message"), "could not be recorded") != NULL);
+    char corr[80] = "";
+    th_header(&r, "X-Correlation-Id", corr, sizeof corr);
+    th_resp_free(&r);
+    T_EQ_INT(verified_at(&site.srv), before);
+    T_CHECK(log_line_with(&site.srv, corr, "could not be recorded", "\"level\":\"warn\""));
+    T_CHECK(!log_line_with(&site.srv, corr, "verified with the backend", "\"level\""));
+    made = th_sql(site.db.url, "DROP TRIGGER refuse_verification ON license;"
+                               "DROP FUNCTION public.refuse_verification()");
+    free(made);
+    while (tl_now() <= before) /* lastVerifiedAt counts seconds */
+        tl_sleep_ms(20);
     /* A backend whose clock is ahead cannot push lastVerifiedAt past our now. */
     fake_mode(FUTURE);
     T_CHECK(th_req(&site.srv, "POST", "/license/actions/sync", TH_ADMIN_KEY, NULL, &r));
@@ -472,6 +497,20 @@ static void test_two_instances_sync_once_per_interval(void)
     T_CHECK(tl_backend_state(&auth, STORY_NUMBER, site.db.url, &r));
     T_EQ_INT(tl_int(json_object_get(r.json, "assignments"), "professional"), 1);
     T_CHECK(json_is_false(json_object_get(r.json, "revoked")));
+    /* Both instances sync as one site: the id the database keeps, the same
+     * across restarts (not the process's, issue 11). */
+    char *site_id = th_sql(site.db.url, "SELECT id FROM site");
+    T_REQUIRE(site_id != NULL && site_id[0] != '\0');
+    T_EQ_STR(tl_text(r.json, "site"), site_id);
+    th_resp_free(&r);
+    T_EQ_INT(th_server_stop(&srv_b), 0);
+    T_REQUIRE(tl_site_add_server(&site, &srv_b, env));
+    T_CHECK(th_req(&srv_b, "POST", "/license/actions/sync", TH_ADMIN_KEY, NULL, &r));
+    T_STATUS(r, 200);
+    th_resp_free(&r);
+    T_CHECK(tl_backend_state(&auth, STORY_NUMBER, site.db.url, &r));
+    T_EQ_STR(tl_text(r.json, "site"), site_id);
+    free(site_id);
     th_resp_free(&r);
     T_CHECK(verified_at(&srv_b) >= tl_now() - 3);
 }
