@@ -27,7 +27,9 @@ void sync_stop(struct sync *s);
 /* Asks the sync thread for a sync now (forced: due or not) and waits for it
  * at most wait_s seconds; SYNC_PENDING when it is not over by then.  Only one
  * caller waits at a time: the others, while one waits, return SYNC_PENDING at
- * once, so requests asking for syncs never hold more than one HTTP worker.
+ * once, so requests asking for syncs never hold more than one HTTP worker;
+ * and once a wait ran out, none waits again until a sync ends, so a silent
+ * backend holds that worker for one wait, not one per request.
  * Requests that come while a sync runs share the next one.  why receives the
  * reason of a failure. */
 /* corr (may be NULL): the corrId of the request, which the lines that sync

@@ -34,6 +34,7 @@ struct sync {
     bool force;
     unsigned long requested, finished;
     bool waiting; /* a request waits for a sync: the others do not */
+    bool stalled; /* a wait ran out: no request waits again until a sync ends */
     char corr[40]; /* the corrId of the first request the next sync serves */
     enum sync_outcome last;
     char last_why[256];
@@ -275,6 +276,7 @@ static int64_t tick(struct app *a, void *arg)
     snprintf(s->last_why, sizeof s->last_why, "%s", why);
     if (force)
         s->finished = generation;
+    s->stalled = false;
     pthread_cond_broadcast(&s->done);
     pthread_mutex_unlock(&s->lock);
     /* After a failure, try again sooner; a claim in the database keeps several
@@ -329,7 +331,7 @@ enum sync_outcome sync_now(struct sync *s, const char *corr, int64_t wait_s, cha
         snprintf(s->corr, sizeof s->corr, "%s", corr);
     unsigned long mine = ++s->requested;
     s->force = true;
-    bool wait = !s->waiting && wait_s > 0;
+    bool wait = !s->waiting && !s->stalled && wait_s > 0;
     s->waiting = s->waiting || wait;
     pthread_mutex_unlock(&s->lock);
     job_wake(s->job);
@@ -348,6 +350,8 @@ enum sync_outcome sync_now(struct sync *s, const char *corr, int64_t wait_s, cha
     if (s->finished >= mine) {
         o = s->last;
         snprintf(why, whylen, "%s", s->last_why);
+    } else {
+        s->stalled = true; /* the backend is slow: the next requests do not wait */
     }
     pthread_mutex_unlock(&s->lock);
     return o;

@@ -343,8 +343,8 @@ static bool log_line_with(const struct th_server *s, const char *a, const char *
 
 /* Syncs on demand while the backend hangs (issue 11): they run on the sync
  * thread only; one request waits ALLOT_SYNC_WAIT for its sync, then answers
- * 202 with Location: /license, and the others, while it waits, answer 202 at
- * once.  So sixteen of them on a server of two workers leave a worker to the
+ * 202 with Location: /license, and the others, while it waits or after its
+ * wait ran out, answer 202 at once.  So sixteen of them on a server of two workers leave a worker to the
  * rest, and all answer while the backend still holds the sync; they share
  * the syncs that follow. */
 #define ASKERS 16
