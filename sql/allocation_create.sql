@@ -35,5 +35,6 @@ BEGIN
        AND NOT engine.alloc_counts(x, p_now);
     INSERT INTO allocations (type, user_ref, user_directory, user_id)
     VALUES (p_type, u.id, u.user_directory, u.user_id) RETURNING * INTO a;
+    PERFORM engine.webhook_allotment(p_now, p_type);  -- alerts (webhook_allotment.sql)
     RETURN engine.allocation_reply('ok', a);
 END $$;

@@ -9,4 +9,7 @@ BEGIN
                                 access_type, result_code, session_count, detail)
     VALUES (engine.new_id(p_now), p_now, p_kind, p_session, p_user, p_dir, p_uid, p_access,
             p_result, p_count, p_detail);
+    IF p_kind = 'refusal' THEN
+        PERFORM engine.webhook_refusal(p_now, p_result);  -- alerts (webhook_refusal.sql)
+    END IF;
 END $$;

@@ -52,6 +52,8 @@ BEGIN
     ON CONFLICT (singleton) DO UPDATE SET
         license_key = EXCLUDED.license_key, definition = EXCLUDED.definition;
     PERFORM engine.convert(p_now);
+    PERFORM engine.webhook_allotment(p_now, 'professional');  -- alerts (webhook_allotment.sql)
+    PERFORM engine.webhook_allotment(p_now, 'analyzer');
     RETURN 'ok';
 END $$;
 

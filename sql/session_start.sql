@@ -130,6 +130,7 @@ BEGIN
                    AND NOT engine.alloc_counts(x, p_now);
                 INSERT INTO allocations (type, user_ref, user_directory, user_id, rule_id)
                 VALUES (kind, u.id, u.user_directory, u.user_id, v_rule) RETURNING id INTO v_alloc;
+                PERFORM engine.webhook_allotment(p_now, kind);  -- alerts (webhook_allotment.sql)
             END IF;
             IF v_alloc IS NOT NULL THEN
                 v_access := kind; v_via := 'dynamic_assignment';

@@ -73,6 +73,7 @@ BEGIN
     END IF;
     IF NOT p_ok THEN
         UPDATE license SET last_sync_error = p_error;
+        PERFORM engine.webhook_sync(p_now, l, false, p_error);  -- alerts (webhook_sync.sql)
         RETURN 'ok';
     END IF;
     IF p_key IS NOT NULL AND p_key IS DISTINCT FROM (SELECT d.license_key FROM license_document d) THEN
@@ -90,6 +91,7 @@ BEGIN
         last_verified_at = greatest(last_verified_at, least(to_timestamp(p_verified_at), p_now)),
         last_sync_error = NULL;
     PERFORM engine.convert(p_now);
+    PERFORM engine.webhook_sync(p_now, l, true, NULL);  -- alerts (webhook_sync.sql)
     RETURN 'ok';
 END $$;
 

@@ -1,7 +1,8 @@
 /* Build tool: turns SQL files into C tables so that allotd carries its
  * schema and its engine inside the binary.
  *   embed_sql migrations OUTPUT.c NNNN_name.sql...   db_migrations[]
- *       (versions must be 1, 2, 3, ...)
+ *       (versions must increase; main numbers them 1, 2, 3, ...: a branch may
+ *       carry a later number before the one below it is merged)
  *   embed_sql engine OUTPUT.c name.sql...            db_engine_files[]
  *       (sql/, in the order given) */
 #include <stdio.h>
@@ -35,15 +36,18 @@ static const char *base_name(const char *path)
 static int emit_migrations(FILE *out, int n, char **files)
 {
     fprintf(out, "\nconst struct db_migration db_migrations[] = {\n");
+    long previous = 0;
     for (int i = 0; i < n; i++) {
         const char *base = base_name(files[i]);
         char *end = NULL;
         long version = strtol(base, &end, 10);
-        if (end != base + 4 || *end != '_' || version != i + 1 ||
+        if (end != base + 4 || *end != '_' || version <= previous ||
             strcmp(base + strlen(base) - 4, ".sql") != 0) {
-            fprintf(stderr, "%s: expected %04d_name.sql\n", files[i], i + 1);
+            fprintf(stderr, "%s: expected NNNN_name.sql numbered after %04ld\n", files[i],
+                    previous);
             return 1;
         }
+        previous = version;
         fprintf(out, "    {%ld, \"%.*s\", sql_%d},\n", version, (int)(strlen(end + 1) - 4),
                 end + 1, i);
     }
