@@ -23,6 +23,7 @@
 #include "allot/console.h"
 #include "allot/http.h"
 #include "allot/jobs.h"
+#include "allot/webhooks.h"
 #include "allot/log.h"
 #include "allot/sync.h"
 #include "allot/tls.h"
@@ -144,6 +145,8 @@ static void on_notify(const char *channel, void *arg)
         auth_cache_clear(a->auth);
     if (channel != NULL && strcmp(channel, "allot_engine") == 0)
         db_schema_changed(a);
+    if (channel == NULL || strcmp(channel, "allot_webhooks") == 0)
+        webhooks_wake(a->webhooks); /* an event was written (or one may have been missed) */
 }
 
 /* Why the console is not served, logged once allotd serves ("" when it is). */
@@ -235,8 +238,10 @@ static int serve(struct app *app, struct http_tls *tls, struct http_server *serv
                  const sigset_t *set)
 {
     const struct config *cfg = app->cfg;
-    static const char *const channels[] = {"allot_license", "allot_apikeys", "allot_engine", NULL};
+    static const char *const channels[] = {"allot_license", "allot_apikeys", "allot_engine",
+                                           "allot_webhooks", NULL};
     app->license_cache = api_license_cache_new();
+    app->webhooks = webhooks_start(app);
     app->listener = db_listener_start(cfg->database_url, channels, on_notify, app);
     if (!db_schema_ready(app))
         log_warn(NULL, "the database is unreachable or its schema is not current (this allotd "
@@ -278,6 +283,8 @@ static int serve(struct app *app, struct http_tls *tls, struct http_server *serv
     app->sync = NULL;
     db_listener_stop(app->listener);
     app->listener = NULL;
+    webhooks_stop(app->webhooks);
+    app->webhooks = NULL;
     api_license_cache_free(app->license_cache);
     app->license_cache = NULL;
     if (serving)

@@ -54,6 +54,12 @@ void api_sessions_get(struct http_request *r);
 void api_sessions_end(struct http_request *r);
 void api_sessions_heartbeat(struct http_request *r);
 void api_reports_usage(struct http_request *r);
+void api_webhooks_create(struct http_request *r);
+void api_webhooks_list(struct http_request *r);
+void api_webhooks_get(struct http_request *r);
+void api_webhooks_delete(struct http_request *r);
+void api_webhooks_test(struct http_request *r);
+void api_webhooks_deliveries(struct http_request *r);
 
 /* Shared helpers (src/api/common.c). */
 
@@ -89,6 +95,7 @@ struct api_shape {
 };
 extern const struct api_shape api_user_shape, api_apikey_shape, api_allocation_shape,
     api_rule_shape, api_session_shape, api_event_shape, api_usage_point_shape;
+extern const struct api_shape api_webhook_shape, api_delivery_shape;
 
 /* The object of row `row` whose columns start at `col`: as jansson, and as
  * JSON text appended to out (the replies: no tree is built).  The members of

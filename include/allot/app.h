@@ -45,6 +45,8 @@ struct app {
     struct evp_pkey_st *authority_key;
     struct sync *sync; /* the sync thread (NULL in tools and tests) */
     struct console *console; /* the admin console's assets, or NULL: not served */
+    struct webhooks *webhooks; /* the webhook thread (NULL in tools and tests); set before
+                                * the listener starts, cleared after it stopped */
 
     /* The HMAC key of list cursors, read from server_secrets on first use. */
     pthread_mutex_t secret_lock;

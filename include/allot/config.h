@@ -38,6 +38,12 @@ struct config {
     int64_t reaper_interval;     /* seconds between idle-session sweeps */
     char *log_level;
     char *console_dir;           /* the built admin console (ALLOT_CONSOLE_DIR) */
+    int64_t webhook_interval;    /* seconds between checks of the time-based alerts */
+    int64_t webhook_timeout;     /* seconds, per webhook delivery */
+    int64_t webhook_retry_min;   /* seconds: first wait after a failed delivery */
+    int64_t webhook_retry_max;   /* seconds: the cap of the wait */
+    int64_t webhook_max_attempts;
+    int64_t webhook_retention;   /* seconds finished deliveries are kept */
 };
 
 /* Where values come from: getenv in allotd, a table in tests. */

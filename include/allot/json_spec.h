@@ -15,6 +15,7 @@ enum jspec_type {
     JS_INT,          /* an integer in min..max */
     JS_BOOL,
     JS_OBJECT,       /* any object; validated by the caller */
+    JS_ARRAY,        /* min..max_items items of any kind; validated by the caller */
 };
 
 struct jspec {

@@ -132,6 +132,24 @@ enum db_status db_usage_rollup(struct db_pool *p, const char *now, const char *l
 enum db_status db_usage_report(struct db_pool *p, const char *from, const char *to,
                                const char *step, const char *now, PGresult **out);
 
+/* ---- webhooks (src/db/webhooks.c) ------------------------------------------ */
+/* engine.webhook_create: events_json is the validated array with defaults. */
+enum db_status db_webhook_create(struct db_pool *p, const char *url, const char *description,
+                                 const char *secret, const char *events_json, const char *now,
+                                 PGresult **out);
+enum db_status db_webhook_get(struct db_pool *p, const char *id, PGresult **out);
+enum db_status db_webhook_list(struct db_pool *p, const struct db_page *page, PGresult **out);
+/* DB_NOT_FOUND when there is no such subscription. */
+enum db_status db_webhook_delete(struct db_pool *p, const char *id);
+/* engine.webhook_test: *out holds the event's id, or DB_NOT_FOUND. */
+enum db_status db_webhook_test(struct db_pool *p, const char *id, const char *now, PGresult **out);
+/* The delivery log of a subscription, newest first. */
+enum db_status db_webhook_deliveries(struct db_pool *p, const char *id,
+                                     const struct db_page *page, PGresult **out);
+/* engine.webhook_check: *fired = events written. */
+enum db_status db_webhook_check(struct db_pool *p, const char *now, const char *retention,
+                                int *fired);
+
 /* ---- helpers (src/db/common.c) --------------------------------------------- */
 /* The keyset parameters of a list statement: the position after which to
  * start (NULLs on the first page) and limit + 1 rows. */

@@ -51,6 +51,20 @@ static const struct api_field usage_point_fields[] = {
     F("capacityMinutesMonthToDate", API_INT),
 };
 
+/* A webhook subscription (never its secret), and an attempt of its
+ * delivery log (src/db/webhooks.c). */
+static const struct api_field webhook_fields[] = {
+    F("id", API_TEXT), F("url", API_TEXT), F("description", API_TEXT), F("events", API_JSON),
+    F("createdAt", API_TIME), F("pendingDeliveries", API_INT), F("failedDeliveries", API_INT),
+};
+static const struct api_field delivery_fields[] = {
+    F("id", API_TEXT), F("eventId", API_TEXT), F("eventType", API_TEXT),
+    F("eventCreatedAt", API_TIME), F("attempt", API_INT), F("attemptedAt", API_TIME),
+    F("outcome", API_TEXT), F("statusCode", API_INT), F("error", API_TEXT),
+    F("durationMs", API_INT), F("deliverer", API_TEXT), F("nextAttemptAt", API_TIME),
+    F("payload", API_JSON),
+};
+
 #define SHAPE(f) {f, sizeof f / sizeof f[0]}
 const struct api_shape api_user_shape = SHAPE(user_fields);
 const struct api_shape api_apikey_shape = SHAPE(apikey_fields);
@@ -59,6 +73,8 @@ const struct api_shape api_rule_shape = SHAPE(rule_fields);
 const struct api_shape api_session_shape = SHAPE(session_fields);
 const struct api_shape api_event_shape = SHAPE(event_fields);
 const struct api_shape api_usage_point_shape = SHAPE(usage_point_fields);
+const struct api_shape api_webhook_shape = SHAPE(webhook_fields);
+const struct api_shape api_delivery_shape = SHAPE(delivery_fields);
 
 bool api_time_text(const char *pg, char out[API_TIME_LEN])
 {

@@ -45,6 +45,13 @@ const struct http_route api_routes[] = {
 
     {"GET", "/reports/usage", api_reports_usage, ROLE_READ, false},
 
+    {"POST", "/webhooks", api_webhooks_create, ROLE_ADMIN, true},
+    {"GET", "/webhooks", api_webhooks_list, ROLE_READ, false},
+    {"GET", "/webhooks/{id}", api_webhooks_get, ROLE_READ, false},
+    {"DELETE", "/webhooks/{id}", api_webhooks_delete, ROLE_ADMIN, false},
+    {"POST", "/webhooks/{id}/actions/test", api_webhooks_test, ROLE_ADMIN, false},
+    {"GET", "/webhooks/{id}/deliveries", api_webhooks_deliveries, ROLE_READ, false},
+
     /* The admin console: its assets need no key (it signs in with one). */
     {"GET", "/console", api_console, ROLE_PUBLIC, false},
     {"GET", "/console/{path*}", api_console, ROLE_PUBLIC, false},

@@ -92,6 +92,19 @@ static const struct var vars[] = {
      "debug, info, warn or error"},
     {"ALLOT_CONSOLE_DIR", K_STRING, ALLOT_CONSOLE_DIR_DEFAULT, 1, 4096, OFF(console_dir),
      "directory of the built admin console, served at /console/ (unset and missing: not served)"},
+    {"ALLOT_WEBHOOK_INTERVAL", K_DURATION, "30s", 1, 3600, OFF(webhook_interval),
+     "how often the time-based alerts (stale, disabled soon, validTo near) are checked and "
+     "due webhook deliveries looked for (a new event is sent at once)"},
+    {"ALLOT_WEBHOOK_TIMEOUT", K_DURATION, "10s", 1, 60, OFF(webhook_timeout),
+     "time limit of one webhook delivery (connecting, sending, the receiver's answer)"},
+    {"ALLOT_WEBHOOK_RETRY_MIN", K_DURATION, "10s", 1, 3600, OFF(webhook_retry_min),
+     "wait after a failed webhook delivery; it doubles at each failure"},
+    {"ALLOT_WEBHOOK_RETRY_MAX", K_DURATION, "1h", 1, 86400, OFF(webhook_retry_max),
+     "the longest wait between two attempts at a webhook delivery"},
+    {"ALLOT_WEBHOOK_MAX_ATTEMPTS", K_INT, "20", 1, 100, OFF(webhook_max_attempts),
+     "attempts at a webhook delivery before it is given up (logged as failed)"},
+    {"ALLOT_WEBHOOK_RETENTION", K_DURATION, "30d", 1, 3660 * 86400, OFF(webhook_retention),
+     "finished webhook deliveries and their log are kept this long"},
 };
 
 static bool parse_int(const char *text, int64_t *out)

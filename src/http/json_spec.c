@@ -102,6 +102,12 @@ static const char *check_value(const struct jspec *s, const json_t *v)
         return json_is_boolean(v) ? NULL : "must be true or false";
     case JS_OBJECT:
         return json_is_object(v) ? NULL : "must be an object";
+    case JS_ARRAY:
+        if (!json_is_array(v))
+            return "must be an array";
+        if (json_array_size(v) < (size_t)s->min)
+            return "has too few items";
+        return json_array_size(v) > s->max_items ? "has too many items" : NULL;
     }
     return "has an unknown type";
 }

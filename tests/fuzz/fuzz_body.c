@@ -60,6 +60,10 @@ static void check(const json_t *body, const struct jspec *spec, size_t n)
         case JS_OBJECT:
             FUZZ_ASSERT(json_is_object(out[i]));
             break;
+        case JS_ARRAY:
+            FUZZ_ASSERT(json_is_array(out[i]) && json_array_size(out[i]) >= (size_t)spec[i].min &&
+                        json_array_size(out[i]) <= spec[i].max_items);
+            break;
         }
     }
     if (spec == rule_spec && out[2] != NULL)
