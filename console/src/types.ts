@@ -138,3 +138,45 @@ export const RESULT_CODES = [
   'Ok', 'UnknownUser', 'LicenseNotAvailable', 'NoAvailableAccessType',
   'NoAvailableAccessTypePendingUserSync', 'MaxParallelSessionsExceeded', 'ExcessAssignment',
 ] as const;
+
+// /webhooks (components/schemas/Webhook*, in openapi.yaml).
+export interface WebhookEvent {
+  type: string;
+  hours?: number;
+  days?: number;
+  failures?: number;
+  allotment?: 'professional' | 'analyzer';
+  below?: number;
+  count?: number;
+  seconds?: number;
+}
+
+export interface Webhook {
+  id: string;
+  url: string;
+  description: string;
+  events: WebhookEvent[];
+  createdAt: string;
+  pendingDeliveries: number;
+  failedDeliveries: number;
+}
+
+export interface WebhookCreated extends Webhook {
+  secret: string;
+}
+
+export interface WebhookDelivery {
+  id: string;
+  eventId: string;
+  eventType: string;
+  eventCreatedAt: string;
+  attempt: number;
+  attemptedAt: string;
+  outcome: 'delivered' | 'retrying' | 'failed';
+  statusCode: number | null;
+  error: string | null;
+  durationMs: number;
+  deliverer: string;
+  nextAttemptAt: string | null;
+  payload: unknown;
+}
