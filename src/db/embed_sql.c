@@ -1,7 +1,7 @@
 /* Build tool: turns SQL files into C tables so that allotd carries its
  * schema and its engine inside the binary.
  *   embed_sql migrations OUTPUT.c NNNN_name.sql...   db_migrations[]
- *       (versions must be 1, 2, 3, ...)
+ *       (versions must increase: 1, 2, 3, ...; a gap is allowed)
  *   embed_sql authority OUTPUT.c NNNN_name.sql...    authority_migrations[]
  *       (allot-authority's own schema; versions 1, 2, 3, ...)
  *   embed_sql engine OUTPUT.c name.sql...            db_engine_files[]
@@ -37,15 +37,19 @@ static const char *base_name(const char *path)
 static int emit_migrations(FILE *out, const char *name, int n, char **files)
 {
     fprintf(out, "\nconst struct db_migration %s[] = {\n", name);
+    long last = 0;
     for (int i = 0; i < n; i++) {
         const char *base = base_name(files[i]);
         char *end = NULL;
         long version = strtol(base, &end, 10);
-        if (end != base + 4 || *end != '_' || version != i + 1 ||
+        /* Numbers increase; a gap is allowed (numbers are handed out to
+         * branches before they merge). */
+        if (end != base + 4 || *end != '_' || version <= last ||
             strcmp(base + strlen(base) - 4, ".sql") != 0) {
-            fprintf(stderr, "%s: expected %04d_name.sql\n", files[i], i + 1);
+            fprintf(stderr, "%s: expected NNNN_name.sql numbered above %04ld\n", files[i], last);
             return 1;
         }
+        last = version;
         fprintf(out, "    {%ld, \"%.*s\", sql_%d},\n", version, (int)(strlen(end + 1) - 4),
                 end + 1, i);
     }

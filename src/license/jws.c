@@ -228,7 +228,7 @@ static enum lic_result doc_verify(const char *compact, EVP_PKEY *pub,
         const struct lic_keyring_entry *e = kid != NULL ? lic_keyring_find(ring, kid) : NULL;
         bool verified = false;
         if (kid != NULL && (e == NULL || e->retired || e->pub == NULL)) {
-            lic_whyf(why, whylen, "signed by %s key \"%.43s\"",
+            lic_whyf(why, whylen, "signature does not verify: signed by %s key \"%.43s\"",
                      e != NULL ? "a retired" : "an unknown", kid);
             rc = LIC_UNKNOWN_KEY;
             goto out;
