@@ -326,6 +326,85 @@ static void test_operations(void)
     free(log);
 }
 
+/* ---- two instances racing on one license --------------------------------------------- */
+
+#define RACE_N 25
+static const char race_body[] =
+    "{\"nonce\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\",\"licenseNumber\":\"6006\","
+    "\"site\":\"race\",\"assignments\":{\"professional\":0,\"analyzer\":0,"
+    "\"userPasses\":0,\"loginTokens\":0,\"capacityMinutesThisMonth\":0,\"quarantined\":0},"
+    "\"definitionIssuedAt\":0}";
+
+struct racer {
+    const struct tl_backend *b;
+    const char *auth;
+    long ok, limited, other;
+};
+
+static void *race_loop(void *arg)
+{
+    struct racer *x = arg;
+    const char *hdr[] = {x->auth, "Content-Type: application/json", NULL};
+    for (int i = 0; i < RACE_N; i++) {
+        struct th_resp r;
+        long code = th_req_full(&x->b->http, "POST", "/v1/licenses/6006/sync", hdr, race_body,
+                                strlen(race_body), &r) ? r.status : -1;
+        th_resp_free(&r);
+        if (code == 200)
+            x->ok++;
+        else if (code == 429)
+            x->limited++;
+        else
+            x->other++;
+    }
+    return NULL;
+}
+
+/* Two threads through two instances, one license: no sync is lost, and
+ * with a limit exactly the limit gets through (the row lock counts them). */
+static void race(const struct tl_backend *x, const struct tl_backend *y, const char *auth,
+                 long *ok, long *limited, long *other)
+{
+    struct racer r[2] = {{.b = x, .auth = auth}, {.b = y, .auth = auth}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&th[i], NULL, race_loop, &r[i]);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    *ok = r[0].ok + r[1].ok;
+    *limited = r[0].limited + r[1].limited;
+    *other = r[0].other + r[1].other;
+}
+
+static void test_races_on_one_license(void)
+{
+    char *key = tl_issue(&k1, "--license-number", "6006", NULL);
+    T_REQUIRE(key != NULL);
+    char auth[8192];
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", key);
+    free(key);
+    long ok, limited, other;
+    race(&b1, &b2, auth, &ok, &limited, &other);
+    T_EQ_INT(ok, 2 * RACE_N);
+    T_EQ_INT(other, 0);
+    T_EQ_INT(sync_count("6006"), 2 * RACE_N);
+    /* Two instances with a limit of 10 per hour on the same database. */
+    struct tl_backend b3, b4;
+    T_REQUIRE(tl_backend_init(&b3, "authority-race-3") && tl_backend_init(&b4,
+                                                                          "authority-race-4"));
+    snprintf(b3.database, sizeof b3.database, "%s", adb.url);
+    snprintf(b4.database, sizeof b4.database, "%s", adb.url);
+    const char *limit[] = {"--sync-rate-limit", "10", "--sync-rate-window", "1h", NULL};
+    T_REQUIRE(start_backend(&b3, k1.key_path, limit) && start_backend(&b4, k1.key_path, limit));
+    race(&b3, &b4, auth, &ok, &limited, &other);
+    T_EQ_INT(ok, 10);
+    T_EQ_INT(limited, 2 * RACE_N - 10);
+    T_EQ_INT(other, 0);
+    T_EQ_INT(sync_count("6006"), 2 * RACE_N + 10);
+    tl_backend_remove(&b3);
+    tl_backend_remove(&b4);
+}
+
 /* ---- the rate limit ------------------------------------------------------------------ */
 
 static void test_rate_limit(void)
@@ -579,6 +658,7 @@ int main(void)
     T_RUN(test_instance_killed);
     T_RUN(test_import);
     T_RUN(test_operations);
+    T_RUN(test_races_on_one_license);
     T_RUN(test_rate_limit);
     T_RUN(test_rotation);
     cleanup();
