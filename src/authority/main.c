@@ -334,7 +334,8 @@ static const struct command commands[] = {
      "is recorded (GET /v1/licenses/NUMBER, with that license's key as the Bearer, as a\n"
      "sync). What it learns is kept in DIR, or in PostgreSQL, which any number of\n"
      "instances may share. GET /health, GET /ready (the store answers), and with the\n"
-     "admin key GET /metrics and GET /v1/sites. Logs one JSON line per request on\n"
+     "admin key GET /metrics, GET /v1/sites and PUT|DELETE\n"
+     "/v1/licenses/NUMBER/revocation (revoke, lift). Logs one JSON line per request on\n"
      "stderr; SIGTERM or SIGINT stops it, SIGHUP reads the TLS certificate and key again.",
      "  --key FILE          the authority's private key: it signs (required)\n"
      "  --listen HOST:PORT  address to listen on, e.g. 127.0.0.1:8443 or [::1]:8443;\n"

@@ -7,6 +7,7 @@
  *   GET  /ready                    200 when the store answers (database, schema)
  *   GET  /metrics                  Prometheus text (the admin key)
  *   GET  /v1/sites                 the vendor's report (sites.c; the admin key)
+ *   PUT|DELETE /v1/licenses/NUMBER/revocation   revoke, lift (the admin key)
  *
  * The state lives in a store (store.c): the state directory, or PostgreSQL
  * shared by any number of instances.  Each license may sync at most
@@ -82,8 +83,8 @@ struct server {
     atomic_llong requests, errors5xx;
 };
 
-enum route { ROUTE_NONE, ROUTE_SYNC, ROUTE_STATE, ROUTE_HEALTH, ROUTE_READY, ROUTE_METRICS,
-             ROUTE_SITES };
+enum route { ROUTE_NONE, ROUTE_SYNC, ROUTE_STATE, ROUTE_REVOCATION, ROUTE_HEALTH, ROUTE_READY,
+             ROUTE_METRICS, ROUTE_SITES };
 
 struct request {
     struct timespec start;
@@ -199,8 +200,10 @@ static enum route match(const char *url, char number[LIC_NUMBER_MAX + 1])
     size_t n = strspn(p, "0123456789");
     if (n == 0 || n > LIC_NUMBER_MAX)
         return ROUTE_NONE;
-    enum route route = p[n] == '\0' ? ROUTE_STATE : strcmp(p + n, "/sync") == 0 ? ROUTE_SYNC
-                                                                               : ROUTE_NONE;
+    enum route route = p[n] == '\0'                       ? ROUTE_STATE
+                       : strcmp(p + n, "/sync") == 0      ? ROUTE_SYNC
+                       : strcmp(p + n, "/revocation") == 0 ? ROUTE_REVOCATION
+                                                          : ROUTE_NONE;
     memcpy(number, p, n);
     number[n] = '\0';
     return route;
@@ -378,6 +381,31 @@ static enum MHD_Result sites(struct server *s, struct MHD_Connection *conn, stru
     return reply_json(conn, r, 200, o, "sites shown");
 }
 
+/* PUT /v1/licenses/NUMBER/revocation revokes, DELETE lifts it (the vendor's
+ * admin key): the same as `revoke`, through any instance, answered by every
+ * instance at the license's next sync. */
+static enum MHD_Result revocation(struct server *s, struct MHD_Connection *conn,
+                                  struct request *r)
+{
+    bool put = strcmp(r->method, "PUT") == 0;
+    if (!put && strcmp(r->method, "DELETE") != 0)
+        return reply_error(conn, r, 405, "PUT, DELETE", "method %s not allowed", r->method);
+    if (!admin_ok(s, conn))
+        return reply_error(conn, r, 401, NULL, s->admin_key == NULL
+                           ? "no admin key is configured (--admin-key-file)"
+                           : "the vendor's admin key is required");
+    char why[512];
+    if (astore_set_revoked(s->store, r->number, put, why, sizeof why) != 0) {
+        log_error(r->corr, "license %s: %s", r->number, why);
+        r->retry_after = 5;
+        return reply_error(conn, r, 503, NULL, "the store does not answer");
+    }
+    r->log_extra = json_pack("{s:s, s:b}", "licenseNumber", r->number, "revoked", (int)put);
+    return reply_json(conn, r, 200, json_pack("{s:s, s:b}", "licenseNumber", r->number,
+                                              "revoked", (int)put),
+                      put ? "license revoked" : "revocation lifted");
+}
+
 /* First callback: route, method, and for a sync the headers (key, type, size). */
 static enum MHD_Result begin(struct server *s, struct MHD_Connection *conn, struct request *r)
 {
@@ -397,6 +425,8 @@ static enum MHD_Result begin(struct server *s, struct MHD_Connection *conn, stru
                                : "the vendor's admin key is required");
         return r->route == ROUTE_METRICS ? metrics(s, conn, r) : sites(s, conn, r);
     }
+    if (r->route == ROUTE_REVOCATION)
+        return revocation(s, conn, r);
     if (r->route == ROUTE_STATE)
         return get ? get_state(s, conn, r)
                    : reply_error(conn, r, 405, "GET, HEAD", "method %s not allowed", r->method);

@@ -19,51 +19,44 @@ static const struct db_stmt q_retire = {
            " VALUES ($1, $2, $3, $2) ON CONFLICT (kid) DO UPDATE"
            " SET retired_at = coalesce(authority_keys.retired_at, EXCLUDED.retired_at)"};
 
-/* Adds the rows of q_keys to ring. */
-static void add_rows(PGresult *r, struct lic_keyring *ring)
+/* The ring of `configured` and the rows of q_keys (r: taken; NULL on an error). */
+static enum db_status make_ring(enum db_status s, PGresult *r,
+                                const struct lic_keyring *configured, struct lic_keyring *out)
 {
-    for (int i = 0; i < PQntuples(r); i++) {
+    lic_keyring_init(out);
+    if (configured != NULL)
+        lic_keyring_merge(out, configured);
+    for (int i = 0; s == DB_OK && i < PQntuples(r); i++) {
         const char *kid = PQgetvalue(r, i, 0);
         if (!PQgetisnull(r, i, 1)) {
             EVP_PKEY *k = lic_key_from_x(PQgetvalue(r, i, 1), NULL, 0);
             char actual[LIC_KID_LEN + 1] = "";
             if (k != NULL && lic_key_kid(k, actual) == 0 && strcmp(actual, kid) == 0)
-                lic_keyring_add(ring, k);
+                lic_keyring_add(out, k);
             EVP_PKEY_free(k);
         }
         if (strcmp(PQgetvalue(r, i, 2), "t") == 0)
-            lic_keyring_retire(ring, kid);
+            lic_keyring_retire(out, kid);
     }
+    if (s == DB_OK)
+        PQclear(r);
+    return s;
 }
 
 enum db_status db_trusted_keys_on(struct db_conn *c, const struct lic_keyring *configured,
                                   struct lic_keyring *out)
 {
-    lic_keyring_init(out);
-    if (configured != NULL)
-        lic_keyring_merge(out, configured);
-    PGresult *r;
+    PGresult *r = NULL;
     enum db_status s = db_exec(c, &q_keys, 0, NULL, &r);
-    if (s != DB_OK)
-        return s;
-    add_rows(r, out);
-    PQclear(r);
-    return DB_OK;
+    return make_ring(s, r, configured, out);
 }
 
 enum db_status db_trusted_keys(struct db_pool *p, const struct lic_keyring *configured,
                                struct lic_keyring *out)
 {
-    lic_keyring_init(out);
-    if (configured != NULL)
-        lic_keyring_merge(out, configured);
-    PGresult *r;
+    PGresult *r = NULL;
     enum db_status s = db_query(p, &q_keys, 0, NULL, &r);
-    if (s != DB_OK)
-        return s;
-    add_rows(r, out);
-    PQclear(r);
-    return DB_OK;
+    return make_ring(s, r, configured, out);
 }
 
 enum db_status db_authority_keys_learn(struct db_conn *c, const struct sync_reply *reply,
