@@ -41,8 +41,11 @@ struct app {
     int64_t schema_checked_ms;
     int schema_seen;
 
-    /* The authority's public key (ALLOT_AUTHORITY_PUBLIC_KEY), or NULL. */
+    /* The authority's public key (ALLOT_AUTHORITY_PUBLIC_KEY: its first), or
+     * NULL; authority_keys: all of them (several files, or a bundle).  The
+     * ring a site verifies with adds what it learnt (db_trusted_keys). */
     struct evp_pkey_st *authority_key;
+    struct lic_keyring *authority_keys;
     struct sync *sync; /* the sync thread (NULL in tools and tests) */
     struct console *console; /* the admin console's assets, or NULL: not served */
     struct webhooks *webhooks; /* the webhook thread (NULL in tools and tests); set before

@@ -34,6 +34,7 @@ enum lic_result {
     LIC_BAD_PAYLOAD,      /* signed, but the payload is not a valid license/document */
     LIC_NOT_YET_VALID,    /* now < validFrom */
     LIC_EXPIRED,          /* now > validTo */
+    LIC_UNKNOWN_KEY,      /* the header's kid is not trusted, or retired (key rings) */
 };
 
 /* Stable lower-case name of a result ("ok", "malformed", "bad_signature", ...). */
@@ -96,6 +97,63 @@ enum lic_result lic_doc_verify(const char *compact, EVP_PKEY *pub, const char *e
 int lic_jws_sign(EVP_PKEY *priv, const json_t *payload, char **out);
 enum lic_result lic_jws_verify(const char *compact, EVP_PKEY *pub, json_t **payload_out,
                                char *why, size_t whylen);
+
+/* ---- key sets (rotation) -------------------------------------------------- *
+ *
+ * A key is named by its kid: the RFC 7638 JWK thumbprint of its public key
+ * (base64url of SHA-256 of {"crv":"Ed25519","kty":"OKP","x":"..."}), so a site
+ * computes the kid of a PEM file itself and no name can be given to the wrong
+ * key.  Everything the authority signs carries its kid in the JWS header.  A
+ * key ring is the set of keys a verifier trusts, plus tombstones of retired
+ * kids (so that a refusal can say why).  Verifying against a ring: a header
+ * with a kid needs that kid in the ring, not retired (LIC_UNKNOWN_KEY
+ * otherwise); a header without one (a document of an authority older than
+ * rotation) is tried against each trusted key. */
+
+#define LIC_KID_LEN 43           /* base64url of 32 bytes */
+#define LIC_KEYRING_MAX 16
+
+struct lic_keyring_entry {
+    char kid[LIC_KID_LEN + 1];
+    EVP_PKEY *pub;               /* owned (a reference); NULL for a tombstone */
+    bool retired;
+};
+
+struct lic_keyring {
+    size_t n;
+    struct lic_keyring_entry e[LIC_KEYRING_MAX];
+};
+
+/* The kid of a key (private or public), and the base64url of its raw public
+ * key (the JWK "x"; malloc'd).  0 / non-NULL on success. */
+int lic_key_kid(EVP_PKEY *key, char out[LIC_KID_LEN + 1]);
+char *lic_key_x(EVP_PKEY *key);
+/* The public key whose JWK "x" is `x`, or NULL with why. */
+EVP_PKEY *lic_key_from_x(const char *x, char *why, size_t whylen);
+
+void lic_keyring_init(struct lic_keyring *r);
+void lic_keyring_free(struct lic_keyring *r);   /* frees the keys, leaves it empty */
+/* Adds the public part of `key` (a reference is taken).  A kid already there
+ * is kept as it is (a retired kid stays retired).  0, or -1 when full. */
+int lic_keyring_add(struct lic_keyring *r, EVP_PKEY *key);
+/* Marks kid retired (adding a tombstone when it is not there).  0 or -1. */
+int lic_keyring_retire(struct lic_keyring *r, const char *kid);
+/* The entry of kid, or NULL. */
+const struct lic_keyring_entry *lic_keyring_find(const struct lic_keyring *r, const char *kid);
+/* Copies every entry of src into dst (references taken).  0 or -1 (full). */
+int lic_keyring_merge(struct lic_keyring *dst, const struct lic_keyring *src);
+/* Loads public keys from `spec`: one or several PEM files separated by ','
+ * (each may be a bundle of several "BEGIN PUBLIC KEY" blocks).  0, or -1 with
+ * why naming the file. */
+int lic_keyring_load(struct lic_keyring *r, const char *spec, char *why, size_t whylen);
+
+/* lic_doc_verify against a ring (see above).  kid_out (may be NULL) receives
+ * the kid of the key that verified. */
+enum lic_result lic_doc_verify_ring(const char *compact, const struct lic_keyring *ring,
+                                    const char *expected_typ, json_t **payload_out,
+                                    char kid_out[LIC_KID_LEN + 1], char *why, size_t whylen);
+/* The kid named in a compact JWS's header ("" when none or unreadable). */
+void lic_doc_kid(const char *compact, char out[LIC_KID_LEN + 1]);
 
 /* ---- the license payload -------------------------------------------------- */
 
@@ -183,5 +241,14 @@ int lic_issue(EVP_PKEY *priv, const struct lic_license *lic, char **out,
 enum lic_result lic_verify_key(const char *compact, EVP_PKEY *pub, int64_t now,
                                struct lic_license *out, json_t **payload_out,
                                char *why, size_t whylen);
+enum lic_result lic_verify_key_ring(const char *compact, const struct lic_keyring *ring,
+                                    int64_t now, struct lic_license *out, json_t **payload_out,
+                                    char *why, size_t whylen);
+
+/* The same license key signed again by priv (same payload, so the same iat),
+ * when it was signed by another key of `ring`; a key already signed by priv
+ * is copied.  *out malloc'd.  0, or -1 with why. */
+int lic_resign_key(EVP_PKEY *priv, const struct lic_keyring *ring, const char *compact,
+                   char **out, char *why, size_t whylen);
 
 #endif

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 
 #include "allot/db.h"
+#include "allot/sync_protocol.h"
 
 /* A page of a list: up to limit rows after the keyset position, if any. */
 struct db_page {
@@ -71,6 +72,20 @@ void db_sync_unlock(struct db_conn *c);
 enum db_status db_sync_claim(struct db_conn *c, const char *now, const char *interval,
                              const char *retry, bool force, PGresult **out);
 enum db_status db_sync_record(struct db_conn *c, const char *const params[8], PGresult **out);
+
+/* ---- authority keys (src/db/authority_keys.c) ------------------------------ */
+/* The ring a site verifies with: `configured` (ALLOT_AUTHORITY_PUBLIC_KEY; may
+ * be NULL), the keys learnt from sync replies, and the retired kids as
+ * tombstones.  lic_keyring_free(out) after (also after an error). */
+enum db_status db_trusted_keys(struct db_pool *p, const struct lic_keyring *configured,
+                               struct lic_keyring *out);
+enum db_status db_trusted_keys_on(struct db_conn *c, const struct lic_keyring *configured,
+                                  struct lic_keyring *out);
+/* Stores what a verified reply announced (keys not yet trusted, kids to
+ * retire; never the reply's own signer), logging each change. */
+enum db_status db_authority_keys_learn(struct db_conn *c, const struct sync_reply *reply,
+                                       const struct lic_keyring *ring, const char *now,
+                                       const char *corr);
 
 /* ---- allocations and rules (src/db/allocations.c) -------------------------- */
 enum db_status db_allocation_create(struct db_pool *p, const char *user, const char *type,

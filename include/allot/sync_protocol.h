@@ -97,12 +97,30 @@ bool sync_request_parse(const json_t *body, struct sync_request *out, char *why,
 
 /* ---- reply ------------------------------------------------------------------- */
 
+/* Key rotation: a sync reply may announce the authority's keys (JWKs
+ * {"kty":"OKP","crv":"Ed25519","kid","x"} in "keys") and the kids it retired
+ * ("retiredKids").  Both are inside the signed payload, so only a key the site
+ * already trusts can announce another; each announced kid must be the
+ * thumbprint of its x (a reply naming a key wrongly is refused).  Sites older
+ * than rotation ignore both members. */
+#define SYNC_KEYS_MAX 8
+
+struct sync_key {
+    char kid[LIC_KID_LEN + 1];
+    char x[LIC_KID_LEN + 1];           /* base64url of the raw 32-byte key */
+};
+
 struct sync_reply {
     char license_number[LIC_NUMBER_MAX + 1];
     char nonce[SYNC_NONCE_LEN + 1];    /* "" in a definition document */
     int64_t verified_at;               /* unix seconds */
     bool revoked;
     char *definition;                  /* compact license key; malloc'd, owned */
+    size_t nkeys;                      /* announced keys (sync replies only) */
+    struct sync_key keys[SYNC_KEYS_MAX];
+    size_t nretired;                   /* announced retired kids */
+    char retired[SYNC_KEYS_MAX][LIC_KID_LEN + 1];
+    char signed_by[LIC_KID_LEN + 1];   /* kid that verified it (ring variants), or "" */
 };
 
 /* Frees r->definition and sets it to NULL (r may be NULL). */
@@ -127,6 +145,12 @@ enum lic_result sync_reply_verify(const char *compact, EVP_PKEY *pub,
                                   const char *expected_nonce, const char *expected_number,
                                   struct sync_reply *out, char *why, size_t whylen);
 
+/* The same against a key ring (rotation): the reply's kid must be trusted and
+ * not retired, and so must the definition's. */
+enum lic_result sync_reply_verify_ring(const char *compact, const struct lic_keyring *ring,
+                                       const char *expected_nonce, const char *expected_number,
+                                       struct sync_reply *out, char *why, size_t whylen);
+
 /* ---- air-gapped definition document -------------------------------------------- */
 
 /* Signs {"licenseNumber", "verifiedAt", "revoked", "definition"} with typ
@@ -140,5 +164,7 @@ int definition_doc_sign(EVP_PKEY *priv, const char *license_number, const char *
  * licenseNumber).  out->nonce is "".  Call sync_reply_free after LIC_OK. */
 enum lic_result definition_doc_verify(const char *compact, EVP_PKEY *pub,
                                       struct sync_reply *out, char *why, size_t whylen);
+enum lic_result definition_doc_verify_ring(const char *compact, const struct lic_keyring *ring,
+                                           struct sync_reply *out, char *why, size_t whylen);
 
 #endif

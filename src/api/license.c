@@ -305,6 +305,17 @@ static void apply_key(struct http_request *r, const char *key, const struct lic_
     api_reply_license(r);
 }
 
+/* The keys this site trusts: ALLOT_AUTHORITY_PUBLIC_KEY's and those learnt
+ * from the backend, without the retired ones (only the configured ones while
+ * the database does not answer: applying the key then fails anyway). */
+static void trusted_keys(struct app *a, struct lic_keyring *ring)
+{
+    if (db_trusted_keys(a->pool, a->authority_keys, ring) != DB_OK) {
+        lic_keyring_free(ring);
+        lic_keyring_merge(ring, a->authority_keys);
+    }
+}
+
 static const struct jspec put_spec[] = {
     {"key", JS_STRING, true, 1, LIC_JWS_MAX, 0},
 };
@@ -322,8 +333,11 @@ void api_license_put(struct http_request *r)
     }
     struct lic_license lic;
     char why[256] = "";
-    enum lic_result res = lic_verify_key(json_string_value(v[0]), a->authority_key, app_wall_s(),
-                                         &lic, NULL, why, sizeof why);
+    struct lic_keyring ring;
+    trusted_keys(a, &ring);
+    enum lic_result res = lic_verify_key_ring(json_string_value(v[0]), &ring, app_wall_s(), &lic,
+                                              NULL, why, sizeof why);
+    lic_keyring_free(&ring);
     if (res != LIC_OK) {
         log_info(http_corr_id(r), "license key refused: %s", why);
         http_reply_error(r, HTTP_ERR_INVALID_LICENSE, "key", "The license key was refused: %s", why);
@@ -333,10 +347,11 @@ void api_license_put(struct http_request *r)
 }
 
 /* The canonical definition (lic_to_json) of a key the authority signed. */
-static char *definition_of(struct app *a, const char *key, char *why, size_t whylen)
+static char *definition_of(const struct lic_keyring *ring, const char *key, char *why,
+                           size_t whylen)
 {
     struct lic_license lic;
-    enum lic_result res = lic_verify_key(key, a->authority_key, app_wall_s(), &lic, NULL, why, whylen);
+    enum lic_result res = lic_verify_key_ring(key, ring, app_wall_s(), &lic, NULL, why, whylen);
     if (res != LIC_OK && res != LIC_EXPIRED)
         return NULL;
     json_t *canonical = lic_to_json(&lic);
@@ -362,12 +377,16 @@ void api_license_definition(struct http_request *r)
     }
     struct sync_reply doc = {0};
     char why[256] = "";
-    if (definition_doc_verify(json_string_value(v[0]), a->authority_key, &doc, why, sizeof why) !=
+    struct lic_keyring ring;
+    trusted_keys(a, &ring);
+    if (definition_doc_verify_ring(json_string_value(v[0]), &ring, &doc, why, sizeof why) !=
         LIC_OK) {
+        lic_keyring_free(&ring);
         http_reply_error(r, HTTP_ERR_INVALID_LICENSE, "definition", "The definition was refused: %s", why);
         return;
     }
-    char *definition = definition_of(a, doc.definition, why, sizeof why);
+    char *definition = definition_of(&ring, doc.definition, why, sizeof why);
+    lic_keyring_free(&ring);
     if (definition == NULL) {
         sync_reply_free(&doc);
         http_reply_error(r, HTTP_ERR_INVALID_LICENSE, "definition", "The definition was refused: %s", why);

@@ -108,7 +108,7 @@ out:
 enum {
     OPT_KEY = 256, OPT_NUMBER, OPT_ORG, OPT_PRODUCT, OPT_FROM, OPT_TO, OPT_PROFESSIONAL,
     OPT_ANALYZER, OPT_ANALYZER_TIME, OPT_OVERAGE, OPT_TOKENS, OPT_CONVERSION, OPT_PARAM,
-    OPT_IAT, OPT_STATE_DIR,
+    OPT_IAT, OPT_STATE_DIR, OPT_DATABASE,
 };
 
 /* "NAME=N" -> name (in buf) and value. */
@@ -190,6 +190,7 @@ static const struct option issue_opts[] = {
     {"param", required_argument, NULL, OPT_PARAM},
     {"iat", required_argument, NULL, OPT_IAT},
     {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+    {"database", required_argument, NULL, OPT_DATABASE},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -244,33 +245,13 @@ static int issue_option(const struct command *cmd, int c, struct lic_license *li
     }
 }
 
-struct new_definition {
-    const char *key;
-    int64_t iat;
-};
-
-static int set_definition(struct astate *st, void *arg, char *why, size_t whylen)
-{
-    const struct new_definition *d = arg;
-    char *copy = strdup(d->key);
-    if (copy == NULL) {
-        snprintf(why, whylen, "out of memory");
-        return -1;
-    }
-    astate_free(st);
-    st->definition = copy;
-    st->definition_iat = d->iat;
-    return 0;
-}
-
 /* Records the issued key as the current definition of its license number. */
-static int record_definition(const struct command *cmd, const char *state_dir,
+static int record_definition(struct astore *store, const struct command *cmd,
                              const struct lic_license *lic, const char *compact)
 {
     char why[512];
-    struct new_definition d = {compact, lic->iat};
-    if (astate_update(state_dir, lic->license_number, set_definition, &d, NULL, why,
-                      sizeof why) != 0) {
+    if (astore_set_definition(store, lic->license_number, compact, lic->iat, why,
+                              sizeof why) != 0) {
         authority_errorf(cmd, "the key was not recorded, nor printed: %s", why);
         return -1;
     }
@@ -283,7 +264,7 @@ int authority_cmd_issue(const struct command *cmd, int argc, char **argv)
     lic_license_init(&lic);
     int64_t now = (int64_t)time(NULL);
     lic.iat = now;
-    const char *keyfile = NULL, *state_dir = NULL;
+    const char *keyfile = NULL, *state_dir = NULL, *database = NULL;
     bool from_set = false, to_set = false;
     int c;
     while ((c = getopt_long(argc, argv, ":h", issue_opts, NULL)) != -1) {
@@ -299,6 +280,10 @@ int authority_cmd_issue(const struct command *cmd, int argc, char **argv)
         }
         if (c == OPT_STATE_DIR) {
             state_dir = optarg;
+            continue;
+        }
+        if (c == OPT_DATABASE) {
+            database = optarg;
             continue;
         }
         int rc = issue_option(cmd, c, &lic, &from_set, &to_set);
@@ -345,9 +330,16 @@ int authority_cmd_issue(const struct command *cmd, int argc, char **argv)
         authority_errorf(cmd, "%s", why);
         return 1;
     }
-    if (state_dir != NULL && record_definition(cmd, state_dir, &lic, compact) != 0) {
-        free(compact);
-        return 1;
+    /* Recorded only when asked (--state-dir or --database; the environment's
+     * database is not enough: issue alone never changes a store). */
+    if (state_dir != NULL || database != NULL) {
+        struct astore *store = authority_store_of(cmd, state_dir, database, 1, &rc);
+        if (store == NULL || record_definition(store, cmd, &lic, compact) != 0) {
+            astore_close(store);
+            free(compact);
+            return store == NULL ? rc : 1;
+        }
+        astore_close(store);
     }
     rc = printf("%s\n", compact) < 0 || fflush(stdout) != 0 ? 1 : 0;
     if (rc != 0)

@@ -3,6 +3,21 @@
  *   POST /v1/licenses/NUMBER/sync  the sync protocol (include/allot/sync_protocol.h)
  *   GET  /v1/licenses/NUMBER       what is recorded of NUMBER, for a bearer of its
  *                                  license key (never the key itself)
+ *   GET  /health                   200 while the process runs
+ *   GET  /ready                    200 when the store answers (database, schema)
+ *   GET  /metrics                  Prometheus text (the admin key)
+ *   GET  /v1/sites                 the vendor's report (sites.c; the admin key)
+ *   PUT|DELETE /v1/licenses/NUMBER/revocation   revoke, lift (the admin key)
+ *
+ * The state lives in a store (store.c): the state directory, or PostgreSQL
+ * shared by any number of instances.  Each license may sync at most
+ * --sync-rate-limit times per --sync-rate-window (counted in the store, so
+ * across instances); past it, 429 with Retry-After.  Key rotation: --key
+ * signs; --verify-key keys only verify (bearer keys they signed are
+ * accepted); every reply announces the signer and the verify keys, and the
+ * kids of --retire-key as retired, signed by the signer, and a definition
+ * signed by another key of the authority is handed out signed again by the
+ * signer (same payload, same iat).
  *
  * Anything else is 404; another method on these paths 405 with Allow.  Errors are
  * {"error": "..."}.  GET answers every refusal alike (no key, a wrong key, a key
@@ -32,6 +47,7 @@
 
 #include <microhttpd.h>
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #define THREADS 4
 #define PATH_LOG_MAX 200
@@ -42,18 +58,33 @@
 #define DEFAULT_PER_ADDRESS 32
 #define DEFAULT_HEADER_TIMEOUT "10s"
 #define DEFAULT_BODY_TIMEOUT "30s"
+/* Each license may sync this often (allotd syncs every 10 minutes, at once
+ * after PUT /license and on demand): generous for a site, a wall for a loop. */
+#define DEFAULT_RATE_LIMIT 30
+#define DEFAULT_RATE_WINDOW "5m"
 #define BODY_BUDGET ((size_t)64 << 20)        /* 1024 bodies of SYNC_BODY_MAX */
 #define CONNECTION_MEMORY ((size_t)128 * 1024) /* the head of a sync: a license key */
 
+enum sync_metric { SM_OK, SM_REVOKED, SM_RATE_LIMITED, SM_UNAUTHORIZED, SM_BAD_REQUEST,
+                   SM_ERROR, SM_COUNT };
+static const char *const sync_metric_names[SM_COUNT] = {
+    "ok", "revoked", "rate_limited", "unauthorized", "bad_request", "error"};
+
 struct server {
     EVP_PKEY *priv;            /* signs replies */
-    EVP_PKEY *pub;             /* verifies bearer keys */
-    const char *state_dir;
+    struct lic_keyring ring;   /* verifies bearer keys: the signer, --verify-key, retired */
+    struct sync_reply announce; /* keys and retiredKids every reply carries */
+    struct astore *store;
+    const char *admin_key;     /* /metrics and /v1/sites; NULL: not served */
+    int64_t rate_limit, rate_window;
     struct http_guard *guard;
     atomic_int inflight;
+    atomic_llong syncs[SM_COUNT];
+    atomic_llong requests, errors5xx;
 };
 
-enum route { ROUTE_NONE, ROUTE_SYNC, ROUTE_STATE };
+enum route { ROUTE_NONE, ROUTE_SYNC, ROUTE_STATE, ROUTE_REVOCATION, ROUTE_HEALTH, ROUTE_READY,
+             ROUTE_METRICS, ROUTE_SITES };
 
 struct request {
     struct timespec start;
@@ -68,6 +99,8 @@ struct request {
     bool too_large;
     bool answered;
     unsigned status;
+    int64_t retry_after;           /* a 429's Retry-After, or 0 */
+    char corr[65];                 /* X-Correlation-Id: the client's, or a new one */
     char message[300];             /* the log line's message */
     json_t *log_extra;             /* more members of the log line, or NULL */
 };
@@ -75,6 +108,18 @@ struct request {
 static int64_t now_s(void)
 {
     return (int64_t)time(NULL);
+}
+
+/* What a client's X-Correlation-Id may hold (else a new one is made). */
+#define CORR_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:"
+
+static void new_corr(char out[65])
+{
+    unsigned char raw[16];
+    if (RAND_bytes(raw, sizeof raw) != 1)
+        memset(raw, 0, sizeof raw);
+    for (size_t i = 0; i < sizeof raw; i++)
+        snprintf(out + 2 * i, 3, "%02x", raw[i]);
 }
 
 /* ---- replies ------------------------------------------------------------------ */
@@ -93,6 +138,12 @@ static enum MHD_Result reply(struct MHD_Connection *conn, struct request *r, uns
     }
     MHD_add_response_header(resp, "Content-Type", content_type);
     MHD_add_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "X-Correlation-Id", r->corr);
+    if (r->retry_after > 0) {
+        char ra[24];
+        snprintf(ra, sizeof ra, "%lld", (long long)r->retry_after);
+        MHD_add_response_header(resp, "Retry-After", ra);
+    }
     if (allow != NULL)
         MHD_add_response_header(resp, "Allow", allow);
     if (status == 401)
@@ -117,9 +168,9 @@ static enum MHD_Result reply_error(struct MHD_Connection *conn, struct request *
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    json_t *o = json_pack("{s:s}", "error", msg);
+    json_t *o = json_pack("{s:s, s:s}", "error", msg, "corrId", r->corr);
     if (o == NULL) /* a reason quoting bytes that are not UTF-8 */
-        o = json_pack("{s:s}", "error", "bad request");
+        o = json_pack("{s:s, s:s}", "error", "bad request", "corrId", r->corr);
     char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (text == NULL)
@@ -135,14 +186,24 @@ static enum MHD_Result reply_error(struct MHD_Connection *conn, struct request *
 static enum route match(const char *url, char number[LIC_NUMBER_MAX + 1])
 {
     static const char prefix[] = "/v1/licenses/";
+    static const struct {
+        const char *path;
+        enum route route;
+    } fixed[] = {{"/health", ROUTE_HEALTH}, {"/ready", ROUTE_READY},
+                 {"/metrics", ROUTE_METRICS}, {"/v1/sites", ROUTE_SITES}};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        if (strcmp(url, fixed[i].path) == 0)
+            return fixed[i].route;
     if (strncmp(url, prefix, sizeof prefix - 1) != 0)
         return ROUTE_NONE;
     const char *p = url + sizeof prefix - 1;
     size_t n = strspn(p, "0123456789");
     if (n == 0 || n > LIC_NUMBER_MAX)
         return ROUTE_NONE;
-    enum route route = p[n] == '\0' ? ROUTE_STATE : strcmp(p + n, "/sync") == 0 ? ROUTE_SYNC
-                                                                               : ROUTE_NONE;
+    enum route route = p[n] == '\0'                       ? ROUTE_STATE
+                       : strcmp(p + n, "/sync") == 0      ? ROUTE_SYNC
+                       : strcmp(p + n, "/revocation") == 0 ? ROUTE_REVOCATION
+                                                          : ROUTE_NONE;
     memcpy(number, p, n);
     number[n] = '\0';
     return route;
@@ -174,7 +235,8 @@ static bool bearer_valid(struct server *s, struct MHD_Connection *conn, struct r
         token++;
     struct lic_license lic;
     char reason[300];
-    enum lic_result lr = lic_verify_key(token, s->pub, now_s(), &lic, NULL, reason, sizeof reason);
+    enum lic_result lr = lic_verify_key_ring(token, &s->ring, now_s(), &lic, NULL, reason,
+                                             sizeof reason);
     if (lr != LIC_OK && lr != LIC_EXPIRED && lr != LIC_NOT_YET_VALID) {
         snprintf(why, whylen, "the license key is not valid: %s", reason);
         return false;
@@ -220,7 +282,7 @@ static enum MHD_Result get_state(struct server *s, struct MHD_Connection *conn,
     if (!bearer_valid(s, conn, r, why, sizeof why))
         return refuse_state(conn, r, why);
     struct astate st;
-    int found = astate_read(s->state_dir, r->number, &st, why, sizeof why);
+    int found = astore_read(s->store, r->number, &st, why, sizeof why);
     json_t *o = found > 0 ? astate_public_json(&st) : NULL;
     astate_free(&st);
     if (found == 0)
@@ -234,20 +296,147 @@ static enum MHD_Result get_state(struct server *s, struct MHD_Connection *conn,
     return reply(conn, r, 200, "application/json", text, NULL, "state shown");
 }
 
+/* ---- operating it: /health, /ready, /metrics, /v1/sites ---------------------------- */
+
+static enum MHD_Result reply_json(struct MHD_Connection *conn, struct request *r,
+                                  unsigned status, json_t *o, const char *message)
+{
+    char *text = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(o);
+    if (text == NULL)
+        return reply_error(conn, r, 500, NULL, "cannot encode the reply");
+    return reply(conn, r, status, "application/json", text, NULL, message);
+}
+
+/* The vendor's admin key as the Bearer (compared in constant time). */
+static bool admin_ok(const struct server *s, struct MHD_Connection *conn)
+{
+    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    if (s->admin_key == NULL || auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0)
+        return false;
+    const char *token = auth + 7;
+    size_t a = strlen(token), b = strlen(s->admin_key);
+    return a == b && CRYPTO_memcmp(token, s->admin_key, a) == 0;
+}
+
+static enum MHD_Result ready(struct server *s, struct MHD_Connection *conn, struct request *r)
+{
+    char why[512] = "";
+    bool ok = astore_ready(s->store, why, sizeof why);
+    if (!ok)
+        log_warn(r->corr, "not ready: %s", why);
+    json_t *o = json_pack("{s:s, s:s}", "status", ok ? "ready" : "unavailable", "store",
+                          astore_kind(s->store));
+    if (!ok) {
+        r->retry_after = 5;
+        json_object_set_new(o, "reason", json_string(ok ? "" : "the store does not answer"));
+    }
+    return reply_json(conn, r, ok ? 200 : 503, o, ok ? "ready" : "not ready");
+}
+
+static enum MHD_Result metrics(struct server *s, struct MHD_Connection *conn,
+                               struct request *r)
+{
+    char why[512];
+    int64_t seen = 0, stale = 0;
+    bool counted = authority_sites_count(s->store, now_s(), &seen, &stale, why,
+                                         sizeof why) == 0;
+    if (!counted)
+        log_warn(r->corr, "metrics: cannot count the sites: %s", why);
+    size_t cap = 4096;
+    char *text = malloc(cap);
+    if (text == NULL)
+        return MHD_NO;
+    size_t off = 0;
+#define OUT(...) do { int n_ = snprintf(text + off, cap - off, __VA_ARGS__); \
+                      if (n_ > 0 && (size_t)n_ < cap - off) off += (size_t)n_; } while (0)
+    OUT("# HELP allot_authority_syncs_total Sync requests answered, by outcome.\n"
+        "# TYPE allot_authority_syncs_total counter\n");
+    for (int i = 0; i < SM_COUNT; i++)
+        OUT("allot_authority_syncs_total{outcome=\"%s\"} %lld\n", sync_metric_names[i],
+            (long long)atomic_load(&s->syncs[i]));
+    OUT("# HELP allot_authority_sites Licenses whose site has synced at least once.\n"
+        "# TYPE allot_authority_sites gauge\nallot_authority_sites %lld\n", (long long)seen);
+    OUT("# HELP allot_authority_sites_stale Sites not seen for longer than their license's "
+        "offlineGraceSeconds.\n# TYPE allot_authority_sites_stale gauge\n"
+        "allot_authority_sites_stale %lld\n", (long long)stale);
+    OUT("# HELP allot_authority_store_up 1 when the store answered this scrape.\n"
+        "# TYPE allot_authority_store_up gauge\nallot_authority_store_up %d\n", counted);
+    OUT("# HELP allot_authority_requests_total HTTP requests answered.\n"
+        "# TYPE allot_authority_requests_total counter\nallot_authority_requests_total %lld\n",
+        (long long)atomic_load(&s->requests));
+#undef OUT
+    return reply(conn, r, 200, "text/plain; version=0.0.4", text, NULL, "metrics");
+}
+
+static enum MHD_Result sites(struct server *s, struct MHD_Connection *conn, struct request *r)
+{
+    char why[512];
+    json_t *o = authority_sites_json(s->store, now_s(), why, sizeof why);
+    if (o == NULL) {
+        log_error(r->corr, "sites: %s", why);
+        r->retry_after = 5;
+        return reply_error(conn, r, 503, NULL, "the store does not answer");
+    }
+    return reply_json(conn, r, 200, o, "sites shown");
+}
+
+/* PUT /v1/licenses/NUMBER/revocation revokes, DELETE lifts it (the vendor's
+ * admin key): the same as `revoke`, through any instance, answered by every
+ * instance at the license's next sync. */
+static enum MHD_Result revocation(struct server *s, struct MHD_Connection *conn,
+                                  struct request *r)
+{
+    bool put = strcmp(r->method, "PUT") == 0;
+    if (!put && strcmp(r->method, "DELETE") != 0)
+        return reply_error(conn, r, 405, "PUT, DELETE", "method %s not allowed", r->method);
+    if (!admin_ok(s, conn))
+        return reply_error(conn, r, 401, NULL, s->admin_key == NULL
+                           ? "no admin key is configured (--admin-key-file)"
+                           : "the vendor's admin key is required");
+    char why[512];
+    if (astore_set_revoked(s->store, r->number, put, why, sizeof why) != 0) {
+        log_error(r->corr, "license %s: %s", r->number, why);
+        r->retry_after = 5;
+        return reply_error(conn, r, 503, NULL, "the store does not answer");
+    }
+    r->log_extra = json_pack("{s:s, s:b}", "licenseNumber", r->number, "revoked", (int)put);
+    return reply_json(conn, r, 200, json_pack("{s:s, s:b}", "licenseNumber", r->number,
+                                              "revoked", (int)put),
+                      put ? "license revoked" : "revocation lifted");
+}
+
 /* First callback: route, method, and for a sync the headers (key, type, size). */
 static enum MHD_Result begin(struct server *s, struct MHD_Connection *conn, struct request *r)
 {
     if (r->route == ROUTE_NONE)
         return reply_error(conn, r, 404, NULL, "no such path");
     bool get = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
+    if (r->route >= ROUTE_HEALTH) {
+        if (!get)
+            return reply_error(conn, r, 405, "GET, HEAD", "method %s not allowed", r->method);
+        if (r->route == ROUTE_HEALTH)
+            return reply_json(conn, r, 200, json_pack("{s:s}", "status", "ok"), "healthy");
+        if (r->route == ROUTE_READY)
+            return ready(s, conn, r);
+        if (!admin_ok(s, conn))
+            return reply_error(conn, r, 401, NULL, s->admin_key == NULL
+                               ? "no admin key is configured (--admin-key-file)"
+                               : "the vendor's admin key is required");
+        return r->route == ROUTE_METRICS ? metrics(s, conn, r) : sites(s, conn, r);
+    }
+    if (r->route == ROUTE_REVOCATION)
+        return revocation(s, conn, r);
     if (r->route == ROUTE_STATE)
         return get ? get_state(s, conn, r)
                    : reply_error(conn, r, 405, "GET, HEAD", "method %s not allowed", r->method);
     if (strcmp(r->method, "POST") != 0)
         return reply_error(conn, r, 405, "POST", "method %s not allowed", r->method);
     enum MHD_Result ok = check_bearer(s, conn, r);
-    if (r->answered)
+    if (r->answered) {
+        atomic_fetch_add(&s->syncs[SM_UNAUTHORIZED], 1);
         return ok;
+    }
     if (!is_json(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type")))
         return reply_error(conn, r, 415, NULL, "the body must be application/json");
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
@@ -298,65 +487,70 @@ static bool append(struct server *s, struct request *r, const char *data, size_t
 
 /* ---- the sync ----------------------------------------------------------------- */
 
-struct sync_change {
-    const struct sync_request *req;
-    const char *bearer;
-    int64_t bearer_iat;
-    int64_t now;
-};
-
-/* Records the sync; a presented key newer than the recorded one becomes the
- * current definition (the recorded one is kept otherwise: a vendor's new key). */
-static int record_sync(struct astate *st, void *arg, char *why, size_t whylen)
+static enum MHD_Result sync_refused(struct server *s, struct MHD_Connection *conn,
+                                    struct request *r, unsigned status, const char *why)
 {
-    const struct sync_change *c = arg;
-    if (st->definition == NULL || c->bearer_iat > st->definition_iat) {
-        char *copy = strdup(c->bearer);
-        if (copy == NULL) {
-            snprintf(why, whylen, "out of memory");
-            return -1;
-        }
-        astate_free(st);
-        st->definition = copy;
-        st->definition_iat = c->bearer_iat;
-    }
-    st->sync_count++;
-    st->synced = true;
-    st->last_sync_at = c->now;
-    memcpy(st->site, c->req->site, sizeof st->site);
-    st->assignments = c->req->assignments;
-    st->site_definition_iat = c->req->definition_issued_at;
-    return 0;
+    atomic_fetch_add(&s->syncs[status == 400 || status == 413 ? SM_BAD_REQUEST : SM_ERROR], 1);
+    return reply_error(conn, r, status, NULL, "%s", why);
 }
 
 static enum MHD_Result finish_sync(struct server *s, struct MHD_Connection *conn,
                                    struct request *r)
 {
-    if (r->too_large)
-        return reply_error(conn, r, 413, NULL, "the body is over %d bytes", SYNC_BODY_MAX);
+    char why[512];
+    if (r->too_large) {
+        snprintf(why, sizeof why, "the body is over %d bytes", SYNC_BODY_MAX);
+        return sync_refused(s, conn, r, 413, why);
+    }
     json_error_t jerr;
     json_t *body = json_loadb(r->body != NULL ? r->body : "", r->len, JSON_REJECT_DUPLICATES,
                               &jerr);
-    if (body == NULL)
-        return reply_error(conn, r, 400, NULL, "the body is not JSON: %s", jerr.text);
+    if (body == NULL) {
+        snprintf(why, sizeof why, "the body is not JSON: %s", jerr.text);
+        return sync_refused(s, conn, r, 400, why);
+    }
     struct sync_request req;
-    char why[512];
     bool ok = sync_request_parse(body, &req, why, sizeof why);
     json_decref(body);
     if (!ok)
-        return reply_error(conn, r, 400, NULL, "%s", why);
+        return sync_refused(s, conn, r, 400, why);
     if (strcmp(req.license_number, r->number) != 0)
-        return reply_error(conn, r, 400, NULL, "licenseNumber: not the license of the path");
+        return sync_refused(s, conn, r, 400, "licenseNumber: not the license of the path");
 
-    struct sync_change change = {&req, r->bearer, r->bearer_iat, now_s()};
+    struct sync_change change = {&req, r->bearer, r->bearer_iat, now_s(), s->rate_limit,
+                                 s->rate_window};
     struct astate st;
-    if (astate_update(s->state_dir, r->number, record_sync, &change, &st, why, sizeof why) != 0) {
-        log_error(NULL, "license %s: %s", r->number, why);
+    int64_t retry_after = 0;
+    enum astore_result res = astore_record_sync(s->store, r->number, &change, &st, &retry_after,
+                                                why, sizeof why);
+    if (res == ASTORE_ERROR) {
+        log_error(r->corr, "license %s: %s", r->number, why);
         astate_free(&st);
-        return reply_error(conn, r, 500, NULL, "cannot record the sync");
+        r->retry_after = 5;
+        atomic_fetch_add(&s->syncs[SM_ERROR], 1);
+        return reply_error(conn, r, 503, NULL, "cannot record the sync now; try again later");
     }
-    struct sync_reply rep = {.verified_at = change.now, .revoked = st.revoked,
-                             .definition = st.definition};
+    if (res == ASTORE_RATE_LIMITED) {
+        astate_free(&st);
+        r->retry_after = retry_after;
+        r->log_extra = json_pack("{s:s, s:I}", "licenseNumber", r->number, "retryAfter",
+                                 (json_int_t)retry_after);
+        atomic_fetch_add(&s->syncs[SM_RATE_LIMITED], 1);
+        return reply_error(conn, r, 429, NULL, "license %s synced more than %lld times in %lld "
+                           "s; try again in %lld s", r->number, (long long)s->rate_limit,
+                           (long long)s->rate_window, (long long)retry_after);
+    }
+    /* A definition signed by an older key of the authority goes out signed by
+     * the signer (same payload): the site can retire the older key. */
+    char *def = NULL;
+    if (st.definition != NULL &&
+        lic_resign_key(s->priv, &s->ring, st.definition, &def, why, sizeof why) != 0)
+        log_warn(r->corr, "license %s: the recorded definition is handed out as it is: %s",
+                 r->number, why);
+    struct sync_reply rep = s->announce;
+    rep.verified_at = change.now;
+    rep.revoked = st.revoked;
+    rep.definition = def != NULL ? def : st.definition;
     memcpy(rep.license_number, r->number, sizeof rep.license_number);
     memcpy(rep.nonce, req.nonce, sizeof rep.nonce);
     char *jws = NULL;
@@ -364,9 +558,13 @@ static enum MHD_Result finish_sync(struct server *s, struct MHD_Connection *conn
     r->log_extra = json_pack("{s:s, s:s, s:b, s:I}", "licenseNumber", r->number, "site",
                              req.site, "revoked", (int)st.revoked, "syncCount",
                              (json_int_t)st.sync_count);
+    free(def);
     astate_free(&st);
-    if (rc != 0)
+    if (rc != 0) {
+        atomic_fetch_add(&s->syncs[SM_ERROR], 1);
         return reply_error(conn, r, 500, NULL, "cannot sign the reply");
+    }
+    atomic_fetch_add(&s->syncs[rep.revoked ? SM_REVOKED : SM_OK], 1);
     return reply(conn, r, 200, SYNC_CONTENT_TYPE_REPLY, jws, NULL, "sync answered");
 }
 
@@ -393,6 +591,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             r->path[i] = url[i] > 0x20 && url[i] < 0x7f ? url[i] : '?';
         r->path[i] = '\0';
         r->route = match(url, r->number);
+        const char *corr = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                       "X-Correlation-Id");
+        size_t clen = corr != NULL ? strnlen(corr, sizeof r->corr) : 0;
+        if (clen > 0 && clen < sizeof r->corr && strspn(corr, CORR_CHARS) == clen)
+            memcpy(r->corr, corr, clen + 1);
+        else
+            new_corr(r->corr);
+        atomic_fetch_add(&s->requests, 1);
         /* A body still to come has its deadline, answered early or not. */
         http_guard_phase(conn, strcmp(method, "POST") == 0 ? HTTP_GUARD_BODY : HTTP_GUARD_BUSY);
         return begin(s, conn, r);
@@ -429,7 +635,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         json_object_set_new(extra, "terminated", json_integer((json_int_t)toe));
     enum log_level lvl = r->status >= 500 || r->status == 0 ? LOG_ERROR
                          : r->status >= 400 ? LOG_WARN : LOG_INFO;
-    log_with(lvl, NULL, extra, "%s %s %u: %s", r->method, r->path, r->status,
+    log_with(lvl, r->corr, extra, "%s %s %u: %s", r->method, r->path, r->status,
              r->message[0] != '\0' ? r->message : "no reply");
     json_decref(r->log_extra);
     if (r->bearer != NULL) {
@@ -524,8 +730,13 @@ static int run(const struct command *cmd, struct server *s, const char *listen_a
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     unsigned bound = info != NULL ? info->port : port;
-    log_with(LOG_INFO, NULL, json_pack("{s:s, s:i, s:s, s:b}", "listen", listen_arg, "port",
-                                       (int)bound, "stateDir", s->state_dir, "tls", tls != NULL),
+    char signer[LIC_KID_LEN + 1] = "";
+    lic_key_kid(s->priv, signer);
+    log_with(LOG_INFO, NULL, json_pack("{s:s, s:i, s:s, s:b, s:s, s:i, s:i}", "listen",
+                                       listen_arg, "port", (int)bound, "store",
+                                       astore_kind(s->store), "tls", tls != NULL, "signingKid",
+                                       signer, "keys", (int)s->announce.nkeys, "retiredKids",
+                                       (int)s->announce.nretired),
              "allot-authority serving on port %u", bound);
     int sig = 0;
     while (sigwait(&stop, &sig) != 0 || sig == SIGHUP) {
@@ -557,12 +768,123 @@ static bool duration_ms(const char *text, int64_t *ms)
     return true;
 }
 
+/* --verify-key and --retire-key: a PEM file, private or public. */
+static EVP_PKEY *load_any_key(const char *path, char *why, size_t whylen)
+{
+    char ignored[256];
+    EVP_PKEY *k = lic_key_load_public_file(path, ignored, sizeof ignored);
+    return k != NULL ? k : lic_key_load_private_file(path, why, whylen);
+}
+
+/* The signer, the keys that only verify and the retired kids into s. */
+static int load_keys(const struct command *cmd, struct server *s, const char *keyfile,
+                     const char *const *verify, size_t nverify, const char *const *retire,
+                     size_t nretire)
+{
+    char why[512];
+    s->priv = lic_key_load_private_file(keyfile, why, sizeof why);
+    if (s->priv == NULL) {
+        authority_errorf(cmd, "%s", why);
+        return -1;
+    }
+    if (lic_keyring_add(&s->ring, s->priv) != 0) {
+        authority_errorf(cmd, "cannot use the key of %s", keyfile);
+        return -1;
+    }
+    for (size_t i = 0; i < nretire; i++) {
+        EVP_PKEY *k = load_any_key(retire[i], why, sizeof why);
+        char kid[LIC_KID_LEN + 1];
+        int rc = k != NULL ? lic_key_kid(k, kid) : -1;
+        EVP_PKEY_free(k);
+        if (rc != 0) {
+            authority_errorf(cmd, "--retire-key: %s", why);
+            return -1;
+        }
+        if (lic_keyring_find(&s->ring, kid) != NULL) {
+            authority_errorf(cmd, "--retire-key %s: that is the signing key", retire[i]);
+            return -1;
+        }
+        lic_keyring_retire(&s->ring, kid);
+    }
+    for (size_t i = 0; i < nverify; i++) {
+        EVP_PKEY *k = load_any_key(verify[i], why, sizeof why);
+        char kid[LIC_KID_LEN + 1] = "";
+        if (k != NULL)
+            lic_key_kid(k, kid);
+        const struct lic_keyring_entry *e = lic_keyring_find(&s->ring, kid);
+        int rc = k == NULL || (e != NULL && e->retired) ? -1 : lic_keyring_add(&s->ring, k);
+        EVP_PKEY_free(k);
+        if (rc != 0) {
+            authority_errorf(cmd, "--verify-key %s: %s", verify[i],
+                             k == NULL ? why : e != NULL ? "also given to --retire-key"
+                                                         : "too many keys");
+            return -1;
+        }
+    }
+    /* What every reply announces: the keys it holds, then the retired kids. */
+    for (size_t i = 0; i < s->ring.n; i++) {
+        const struct lic_keyring_entry *e = &s->ring.e[i];
+        if (e->retired && s->announce.nretired < SYNC_KEYS_MAX) {
+            memcpy(s->announce.retired[s->announce.nretired++], e->kid, LIC_KID_LEN + 1);
+        } else if (!e->retired && s->announce.nkeys < SYNC_KEYS_MAX) {
+            char *x = lic_key_x(e->pub);
+            if (x == NULL)
+                return -1;
+            struct sync_key *k = &s->announce.keys[s->announce.nkeys++];
+            memcpy(k->kid, e->kid, LIC_KID_LEN + 1);
+            snprintf(k->x, sizeof k->x, "%s", x);
+            free(x);
+        }
+    }
+    return 0;
+}
+
+/* The admin key: the first line of --admin-key-file, or ALLOT_AUTHORITY_ADMIN_KEY. */
+static char *admin_key_of(const struct command *cmd, const char *file)
+{
+    const char *env = getenv("ALLOT_AUTHORITY_ADMIN_KEY");
+    char buf[300] = "";
+    if (file != NULL) {
+        FILE *f = fopen(file, "re");
+        if (f == NULL || fgets(buf, sizeof buf, f) == NULL) {
+            authority_errorf(cmd, "--admin-key-file %s: %s", file,
+                             f == NULL ? strerror(errno) : "empty");
+            if (f != NULL)
+                fclose(f);
+            return NULL;
+        }
+        fclose(f);
+        buf[strcspn(buf, "\r\n")] = '\0';
+    } else if (env != NULL) {
+        snprintf(buf, sizeof buf, "%s", env);
+    } else {
+        return strdup("");
+    }
+    size_t len = strlen(buf);
+    if (len < 16 || len > 256) {
+        authority_errorf(cmd, "the admin key must be 16 to 256 characters");
+        OPENSSL_cleanse(buf, sizeof buf);
+        return NULL;
+    }
+    char *key = strdup(buf);
+    OPENSSL_cleanse(buf, sizeof buf);
+    return key;
+}
+
+#define KEYS_MAX 8
+
 int authority_cmd_serve(const struct command *cmd, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"key", required_argument, NULL, 'k'},
         {"listen", required_argument, NULL, 'l'},
         {"state-dir", required_argument, NULL, 's'},
+        {"database", required_argument, NULL, 'd'},
+        {"verify-key", required_argument, NULL, 'v'},
+        {"retire-key", required_argument, NULL, 'r'},
+        {"sync-rate-limit", required_argument, NULL, 'R'},
+        {"sync-rate-window", required_argument, NULL, 'W'},
+        {"admin-key-file", required_argument, NULL, 'A'},
         {"tls-cert", required_argument, NULL, 'c'},
         {"tls-key", required_argument, NULL, 't'},
         {"max-connections", required_argument, NULL, 'm'},
@@ -572,10 +894,14 @@ int authority_cmd_serve(const struct command *cmd, int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *keyfile = NULL, *listen_arg = NULL, *dir = NULL;
-    const char *tls_cert = NULL, *tls_key = NULL;
+    const char *keyfile = NULL, *listen_arg = NULL, *dir = NULL, *url = NULL;
+    const char *tls_cert = NULL, *tls_key = NULL, *admin_file = NULL;
+    const char *verify[KEYS_MAX], *retire[KEYS_MAX];
+    size_t nverify = 0, nretire = 0;
     const char *header_timeout = DEFAULT_HEADER_TIMEOUT, *body_timeout = DEFAULT_BODY_TIMEOUT;
+    const char *rate_window = DEFAULT_RATE_WINDOW;
     int64_t max_connections = DEFAULT_MAX_CONNECTIONS, per_address = DEFAULT_PER_ADDRESS;
+    int64_t rate_limit = DEFAULT_RATE_LIMIT;
     struct http_guard_options guard = {.body_budget = BODY_BUDGET,
                                        .connection_memory = CONNECTION_MEMORY,
                                        .name = "allot-authority"};
@@ -585,6 +911,24 @@ int authority_cmd_serve(const struct command *cmd, int argc, char **argv)
         case 'k': keyfile = optarg; break;
         case 'l': listen_arg = optarg; break;
         case 's': dir = optarg; break;
+        case 'd': url = optarg; break;
+        case 'v':
+        case 'r':
+            if ((c == 'v' ? nverify : nretire) >= KEYS_MAX)
+                return authority_usage_error(cmd, "at most %d of --%s", KEYS_MAX,
+                                             c == 'v' ? "verify-key" : "retire-key");
+            if (c == 'v')
+                verify[nverify++] = optarg;
+            else
+                retire[nretire++] = optarg;
+            break;
+        case 'R':
+            if (!authority_parse_i64(optarg, 0, 1000000, &rate_limit))
+                return authority_usage_error(cmd, "--sync-rate-limit: expected 0 (no limit) to "
+                                             "1000000, got '%s'", optarg);
+            break;
+        case 'W': rate_window = optarg; break;
+        case 'A': admin_file = optarg; break;
         case 'c': tls_cert = optarg; break;
         case 't': tls_key = optarg; break;
         case 'm':
@@ -609,8 +953,6 @@ int authority_cmd_serve(const struct command *cmd, int argc, char **argv)
         return authority_usage_error(cmd, "--key FILE is required");
     if (listen_arg == NULL)
         return authority_usage_error(cmd, "--listen HOST:PORT is required");
-    if (dir == NULL || dir[0] == '\0')
-        return authority_usage_error(cmd, "--state-dir DIR is required");
     if ((tls_cert == NULL) != (tls_key == NULL))
         return authority_usage_error(cmd, "--tls-cert and --tls-key go together");
     if (!duration_ms(header_timeout, &guard.head_timeout_ms))
@@ -619,30 +961,29 @@ int authority_cmd_serve(const struct command *cmd, int argc, char **argv)
     if (!duration_ms(body_timeout, &guard.body_timeout_ms))
         return authority_usage_error(cmd, "--body-timeout: expected a duration from 1s to 1h "
                                      "(30s, 2m), got '%s'", body_timeout);
+    int64_t window_ms;
+    if (!duration_ms(rate_window, &window_ms))
+        return authority_usage_error(cmd, "--sync-rate-window: expected a duration from 1s to "
+                                     "1h (60s, 10m), got '%s'", rate_window);
     guard.max_connections = (unsigned)max_connections;
     guard.per_address = (unsigned)per_address;
 
-    char why[512];
-    struct server s = {.state_dir = dir};
+    struct server s = {.rate_limit = rate_limit, .rate_window = window_ms / 1000};
+    lic_keyring_init(&s.ring);
     atomic_init(&s.inflight, 0);
     int rc = 1;
-    char *pem = NULL;
+    char why[512];
     struct http_tls *tls = NULL;
-    s.priv = lic_key_load_private_file(keyfile, why, sizeof why);
-    if (s.priv == NULL) {
-        authority_errorf(cmd, "%s", why);
+    char *admin = admin_key_of(cmd, admin_file);
+    if (admin == NULL)
         goto out;
-    }
-    pem = lic_key_public_pem(s.priv);
-    s.pub = pem != NULL ? lic_key_load_public_pem(pem, 0, why, sizeof why) : NULL;
-    if (s.pub == NULL) {
-        authority_errorf(cmd, "cannot derive the public key of %s", keyfile);
+    s.admin_key = admin[0] != '\0' ? admin : NULL;
+    if (load_keys(cmd, &s, keyfile, verify, nverify, retire, nretire) != 0)
         goto out;
-    }
-    if (astate_prepare(dir, why, sizeof why) != 0) {
-        authority_errorf(cmd, "%s", why);
+    s.store = authority_store_of(cmd, dir, url, THREADS, &rc);
+    if (s.store == NULL)
         goto out;
-    }
+    rc = 1;
     s.guard = http_guard_new(&guard);
     if (s.guard == NULL) {
         authority_errorf(cmd, "cannot start the connection guard");
@@ -659,8 +1000,12 @@ int authority_cmd_serve(const struct command *cmd, int argc, char **argv)
 out:
     http_tls_free(tls);
     http_guard_free(s.guard);
-    free(pem);
+    astore_close(s.store);
+    lic_keyring_free(&s.ring);
     EVP_PKEY_free(s.priv);
-    EVP_PKEY_free(s.pub);
+    if (admin != NULL) {
+        OPENSSL_cleanse(admin, strlen(admin));
+        free(admin);
+    }
     return rc;
 }

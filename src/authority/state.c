@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -100,6 +101,11 @@ static json_t *to_json(const struct astate *st)
         err |= json_object_set_new(o, "siteDefinitionIssuedAt",
                                    json_integer((json_int_t)st->site_definition_iat));
     }
+    if (!err && st->rate_window_start > 0) {
+        err |= json_object_set_new(o, "rateWindowStart",
+                                   json_integer((json_int_t)st->rate_window_start));
+        err |= json_object_set_new(o, "rateCount", json_integer((json_int_t)st->rate_count));
+    }
     if (err) {
         json_decref(o);
         return NULL;
@@ -155,6 +161,15 @@ static bool from_json(const json_t *o, struct astate *st, char *why, size_t whyl
         }
         memcpy(st->site, json_string_value(site), json_string_length(site) + 1);
         st->synced = true;
+    }
+    if (json_object_get(o, "rateWindowStart") != NULL) {
+        const json_t *cnt2 = json_object_get(o, "rateCount");
+        if (!get_time(o, "rateWindowStart", &st->rate_window_start) || !json_is_integer(cnt2) ||
+            json_integer_value(cnt2) < 0) {
+            snprintf(why, whylen, "rateWindowStart or rateCount wrong");
+            return false;
+        }
+        st->rate_count = (int64_t)json_integer_value(cnt2);
     }
     return true;
 }
@@ -349,4 +364,70 @@ int astate_update(const char *dir, const char *number, astate_change_fn change, 
     else
         astate_free(&st);
     return rc;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+    const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+    size_t lx = strlen(x), ly = strlen(y);
+    return lx != ly ? (lx < ly ? -1 : 1) : strcmp(x, y);
+}
+
+int astate_list(const char *dir, int (*fn)(const struct astate *st, void *arg), void *arg,
+                char *why, size_t whylen)
+{
+    char sub[4096];
+    if (!state_path(sub, sizeof sub, dir, NULL)) {
+        snprintf(why, whylen, "state directory path too long");
+        return -1;
+    }
+    DIR *d = opendir(sub);
+    if (d == NULL) {
+        if (errno == ENOENT)
+            return 0;
+        snprintf(why, whylen, "cannot read %s: %s", sub, strerror(errno));
+        return -1;
+    }
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        if (len < 6 || strcmp(e->d_name + len - 5, ".json") != 0)
+            continue;
+        char *name = strndup(e->d_name, len - 5);
+        if (name == NULL || !authority_number_ok(name)) {
+            free(name);
+            continue;
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            char **grown = realloc(names, cap * sizeof *names);
+            if (grown == NULL) {
+                free(name);
+                rc = -1;
+                snprintf(why, whylen, "out of memory");
+                break;
+            }
+            names = grown;
+        }
+        names[n++] = name;
+    }
+    closedir(d);
+    if (n > 0)
+        qsort(names, n, sizeof *names, cmp_names);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        struct astate st;
+        int found = astate_read(dir, names[i], &st, why, whylen);
+        if (found < 0)
+            rc = -1;
+        else if (found > 0 && fn(&st, arg) != 0)
+            rc = 1;
+        astate_free(&st);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc < 0 ? -1 : 0;
 }

@@ -1,6 +1,7 @@
 #include "allot/app.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -38,12 +39,23 @@ bool app_load_authority_key(struct app *a, char *err, size_t errlen)
     if (a->cfg->authority_public_key == NULL)
         return true;
     char why[256] = "";
-    a->authority_key = lic_key_load_public_file(a->cfg->authority_public_key, why, sizeof why);
-    if (a->authority_key == NULL) {
-        snprintf(err, errlen, "ALLOT_AUTHORITY_PUBLIC_KEY: cannot load an Ed25519 public key from "
-                 "\"%.200s\": %.200s", a->cfg->authority_public_key, why);
+    struct lic_keyring *ring = calloc(1, sizeof *ring);
+    if (ring == NULL) {
+        snprintf(err, errlen, "ALLOT_AUTHORITY_PUBLIC_KEY: out of memory");
         return false;
     }
+    lic_keyring_init(ring);
+    /* One PEM file, several separated by ',', each possibly a bundle. */
+    if (lic_keyring_load(ring, a->cfg->authority_public_key, why, sizeof why) != 0 ||
+        EVP_PKEY_up_ref(ring->e[0].pub) != 1) {
+        snprintf(err, errlen, "ALLOT_AUTHORITY_PUBLIC_KEY: cannot load an Ed25519 public key from "
+                 "\"%.200s\": %.200s", a->cfg->authority_public_key, why);
+        lic_keyring_free(ring);
+        free(ring);
+        return false;
+    }
+    a->authority_keys = ring;
+    a->authority_key = ring->e[0].pub;
     return true;
 }
 
@@ -63,6 +75,9 @@ void app_free(struct app *a)
 {
     metrics_free(a->metrics);
     EVP_PKEY_free(a->authority_key);
+    lic_keyring_free(a->authority_keys);
+    free(a->authority_keys);
+    a->authority_keys = NULL;
     pthread_mutex_destroy(&a->schema_lock);
     pthread_mutex_destroy(&a->secret_lock);
     memset(a, 0, sizeof *a);

@@ -40,7 +40,7 @@ static const struct var vars[] = {
     {"ALLOT_AUTHORITY_URL", K_STRING, NULL, 1, 2048, OFF(authority_url),
      "base URL of the license backend (unset: offline)"},
     {"ALLOT_AUTHORITY_PUBLIC_KEY", K_STRING, NULL, 1, 4096, OFF(authority_public_key),
-     "path of the authority's public key (PEM); required to apply a license"},
+     "path of the authority's public key (PEM), or several separated by ',' (a file may be a bundle of keys): the keys a site trusts at first; it learns the next ones from the backend; required to apply a license"},
     {"ALLOT_AUTHORITY_CA", K_STRING, NULL, 1, 4096, OFF(authority_ca),
      "PEM bundle that the license backend's certificate must chain to (unset: the system's CAs)"},
     {"ALLOT_TLS_CERT", K_STRING, NULL, 1, 4096, OFF(tls_cert),

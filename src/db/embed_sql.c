@@ -1,8 +1,9 @@
 /* Build tool: turns SQL files into C tables so that allotd carries its
  * schema and its engine inside the binary.
  *   embed_sql migrations OUTPUT.c NNNN_name.sql...   db_migrations[]
- *       (versions must increase; main numbers them 1, 2, 3, ...: a branch may
- *       carry a later number before the one below it is merged)
+ *       (versions must increase: 1, 2, 3, ...; a gap is allowed)
+ *   embed_sql authority OUTPUT.c NNNN_name.sql...    authority_migrations[]
+ *       (allot-authority's own schema; versions 1, 2, 3, ...)
  *   embed_sql engine OUTPUT.c name.sql...            db_engine_files[]
  *       (sql/, in the order given) */
 #include <stdio.h>
@@ -33,25 +34,26 @@ static const char *base_name(const char *path)
     return base ? base + 1 : path;
 }
 
-static int emit_migrations(FILE *out, int n, char **files)
+static int emit_migrations(FILE *out, const char *name, int n, char **files)
 {
-    fprintf(out, "\nconst struct db_migration db_migrations[] = {\n");
-    long previous = 0;
+    fprintf(out, "\nconst struct db_migration %s[] = {\n", name);
+    long last = 0;
     for (int i = 0; i < n; i++) {
         const char *base = base_name(files[i]);
         char *end = NULL;
         long version = strtol(base, &end, 10);
-        if (end != base + 4 || *end != '_' || version <= previous ||
+        /* Numbers increase; a gap is allowed (numbers are handed out to
+         * branches before they merge). */
+        if (end != base + 4 || *end != '_' || version <= last ||
             strcmp(base + strlen(base) - 4, ".sql") != 0) {
-            fprintf(stderr, "%s: expected NNNN_name.sql numbered after %04ld\n", files[i],
-                    previous);
+            fprintf(stderr, "%s: expected NNNN_name.sql numbered above %04ld\n", files[i], last);
             return 1;
         }
-        previous = version;
+        last = version;
         fprintf(out, "    {%ld, \"%.*s\", sql_%d},\n", version, (int)(strlen(end + 1) - 4),
                 end + 1, i);
     }
-    fprintf(out, "};\nconst size_t db_migrations_count = %d;\n", n);
+    fprintf(out, "};\nconst size_t %s_count = %d;\n", name, n);
     return 0;
 }
 
@@ -73,8 +75,9 @@ static int emit_engine(FILE *out, int n, char **files)
 
 int main(int argc, char **argv)
 {
-    if (argc < 4 || (strcmp(argv[1], "migrations") != 0 && strcmp(argv[1], "engine") != 0)) {
-        fprintf(stderr, "usage: %s migrations|engine OUTPUT.c FILE.sql...\n", argv[0]);
+    if (argc < 4 || (strcmp(argv[1], "migrations") != 0 && strcmp(argv[1], "engine") != 0 &&
+                     strcmp(argv[1], "authority") != 0)) {
+        fprintf(stderr, "usage: %s migrations|authority|engine OUTPUT.c FILE.sql...\n", argv[0]);
         return 2;
     }
     FILE *out = fopen(argv[2], "w");
@@ -87,8 +90,11 @@ int main(int argc, char **argv)
     for (int i = 0; i < n; i++)
         if (emit_file(out, argv[3 + i], i) != 0)
             return 1;
-    int rc = strcmp(argv[1], "migrations") == 0 ? emit_migrations(out, n, argv + 3)
-                                                  : emit_engine(out, n, argv + 3);
+    int rc = strcmp(argv[1], "migrations") == 0
+                 ? emit_migrations(out, "db_migrations", n, argv + 3)
+             : strcmp(argv[1], "authority") == 0
+                 ? emit_migrations(out, "authority_migrations", n, argv + 3)
+                 : emit_engine(out, n, argv + 3);
     if (fclose(out) != 0)
         return 1;
     return rc;

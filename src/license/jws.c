@@ -21,6 +21,7 @@ const char *lic_result_name(enum lic_result r)
     case LIC_BAD_PAYLOAD: return "bad_payload";
     case LIC_NOT_YET_VALID: return "not_yet_valid";
     case LIC_EXPIRED: return "expired";
+    case LIC_UNKNOWN_KEY: return "unknown_key";
     }
     return "unknown";
 }
@@ -148,12 +149,17 @@ static bool verify_sig(EVP_PKEY *pub, const unsigned char *sig, size_t siglen,
     return ok;
 }
 
-enum lic_result lic_doc_verify(const char *compact, EVP_PKEY *pub, const char *expected_typ,
-                               json_t **payload_out, char *why, size_t whylen)
+/* Verifies with `pub`, or with the ring when pub is NULL (see license.h). */
+static enum lic_result doc_verify(const char *compact, EVP_PKEY *pub,
+                                  const struct lic_keyring *ring, const char *expected_typ,
+                                  json_t **payload_out, char *kid_out, char *why, size_t whylen)
 {
     if (payload_out != NULL)
         *payload_out = NULL;
-    if (pub == NULL || expected_typ == NULL || !EVP_PKEY_is_a(pub, "ED25519")) {
+    if (kid_out != NULL)
+        kid_out[0] = '\0';
+    if (expected_typ == NULL || (pub == NULL && ring == NULL) ||
+        (pub != NULL && !EVP_PKEY_is_a(pub, "ED25519"))) {
         lic_whyf(why, whylen, "no Ed25519 public key to verify with");
         return LIC_BAD_SIGNATURE;
     }
@@ -211,10 +217,37 @@ enum lic_result lic_doc_verify(const char *compact, EVP_PKEY *pub, const char *e
         rc = LIC_MALFORMED;
         goto out;
     }
-    if (!verify_sig(pub, sig, siglen, compact, hlen + 1 + plen)) {
-        lic_whyf(why, whylen, "signature does not verify");
-        rc = LIC_BAD_SIGNATURE;
-        goto out;
+    if (pub != NULL) {
+        if (!verify_sig(pub, sig, siglen, compact, hlen + 1 + plen)) {
+            lic_whyf(why, whylen, "signature does not verify");
+            rc = LIC_BAD_SIGNATURE;
+            goto out;
+        }
+    } else {
+        const char *kid = json_string_value(json_object_get(header, "kid"));
+        const struct lic_keyring_entry *e = kid != NULL ? lic_keyring_find(ring, kid) : NULL;
+        bool verified = false;
+        if (kid != NULL && (e == NULL || e->retired || e->pub == NULL)) {
+            lic_whyf(why, whylen, "signature does not verify: signed by %s key \"%.43s\"",
+                     e != NULL ? "a retired" : "an unknown", kid);
+            rc = LIC_UNKNOWN_KEY;
+            goto out;
+        }
+        if (e != NULL) {
+            verified = verify_sig(e->pub, sig, siglen, compact, hlen + 1 + plen);
+        } else { /* no kid: an authority older than rotation; any trusted key */
+            for (size_t i = 0; i < ring->n && !verified; i++)
+                if (!ring->e[i].retired && ring->e[i].pub != NULL &&
+                    verify_sig(ring->e[i].pub, sig, siglen, compact, hlen + 1 + plen))
+                    e = &ring->e[i], verified = true;
+        }
+        if (!verified) {
+            lic_whyf(why, whylen, "signature does not verify");
+            rc = LIC_BAD_SIGNATURE;
+            goto out;
+        }
+        if (kid_out != NULL)
+            memcpy(kid_out, e->kid, LIC_KID_LEN + 1);
     }
     payload = json_loadb((const char *)praw, prawlen, JSON_REJECT_DUPLICATES, &err);
     if (payload == NULL || !json_is_object(payload)) {
@@ -235,6 +268,47 @@ out:
     free(praw);
     free(sig);
     return rc;
+}
+
+enum lic_result lic_doc_verify(const char *compact, EVP_PKEY *pub, const char *expected_typ,
+                               json_t **payload_out, char *why, size_t whylen)
+{
+    if (pub == NULL) {
+        if (payload_out != NULL)
+            *payload_out = NULL;
+        lic_whyf(why, whylen, "no Ed25519 public key to verify with");
+        return LIC_BAD_SIGNATURE;
+    }
+    return doc_verify(compact, pub, NULL, expected_typ, payload_out, NULL, why, whylen);
+}
+
+enum lic_result lic_doc_verify_ring(const char *compact, const struct lic_keyring *ring,
+                                    const char *expected_typ, json_t **payload_out,
+                                    char kid_out[LIC_KID_LEN + 1], char *why, size_t whylen)
+{
+    if (ring == NULL) {
+        if (payload_out != NULL)
+            *payload_out = NULL;
+        lic_whyf(why, whylen, "no Ed25519 public key to verify with");
+        return LIC_BAD_SIGNATURE;
+    }
+    return doc_verify(compact, NULL, ring, expected_typ, payload_out, kid_out, why, whylen);
+}
+
+void lic_doc_kid(const char *compact, char out[LIC_KID_LEN + 1])
+{
+    out[0] = '\0';
+    const char *dot = compact != NULL ? strchr(compact, '.') : NULL;
+    if (dot == NULL || dot - compact > 2048)
+        return;
+    size_t len = 0;
+    unsigned char *raw = core_b64url_decode(compact, (size_t)(dot - compact), &len);
+    json_t *h = raw != NULL ? json_loadb((const char *)raw, len, 0, NULL) : NULL;
+    const char *kid = json_string_value(json_object_get(h, "kid"));
+    if (kid != NULL && strlen(kid) == LIC_KID_LEN)
+        memcpy(out, kid, LIC_KID_LEN + 1);
+    json_decref(h);
+    free(raw);
 }
 
 enum lic_result lic_jws_verify(const char *compact, EVP_PKEY *pub, json_t **payload_out,

@@ -366,22 +366,29 @@ int lic_issue(EVP_PKEY *priv, const struct lic_license *lic, char **out,
         json_decref(payload);
         return -1;
     }
-    int rc = lic_doc_sign(priv, LIC_TYP_LICENSE, NULL, payload, out);
+    char kid[LIC_KID_LEN + 1];
+    int rc = lic_key_kid(priv, kid) == 0 ? lic_doc_sign(priv, LIC_TYP_LICENSE, kid, payload, out)
+                                          : -1;
     json_decref(payload);
     if (rc != 0)
         lic_whyf(why, whylen, "cannot sign the license (not an Ed25519 private key?)");
     return rc;
 }
 
-enum lic_result lic_verify_key(const char *compact, EVP_PKEY *pub, int64_t now,
-                               struct lic_license *out, json_t **payload_out,
-                               char *why, size_t whylen)
+/* lic_verify_key with pub, or with the ring when pub is NULL. */
+static enum lic_result verify_key(const char *compact, EVP_PKEY *pub,
+                                  const struct lic_keyring *ring, int64_t now,
+                                  struct lic_license *out, json_t **payload_out,
+                                  char *why, size_t whylen)
 {
     if (payload_out != NULL)
         *payload_out = NULL;
     lic_license_init(out);
     json_t *payload = NULL;
-    enum lic_result rc = lic_doc_verify(compact, pub, LIC_TYP_LICENSE, &payload, why, whylen);
+    enum lic_result rc =
+        pub != NULL ? lic_doc_verify(compact, pub, LIC_TYP_LICENSE, &payload, why, whylen)
+                    : lic_doc_verify_ring(compact, ring, LIC_TYP_LICENSE, &payload, NULL, why,
+                                          whylen);
     if (rc == LIC_OK)
         rc = lic_parse(payload, out, why, whylen);
     if (rc == LIC_OK)
@@ -392,4 +399,61 @@ enum lic_result lic_verify_key(const char *compact, EVP_PKEY *pub, int64_t now,
     }
     json_decref(payload);
     return rc;
+}
+
+enum lic_result lic_verify_key(const char *compact, EVP_PKEY *pub, int64_t now,
+                               struct lic_license *out, json_t **payload_out,
+                               char *why, size_t whylen)
+{
+    if (pub == NULL) {
+        if (payload_out != NULL)
+            *payload_out = NULL;
+        lic_license_init(out);
+        lic_whyf(why, whylen, "no Ed25519 public key to verify with");
+        return LIC_BAD_SIGNATURE;
+    }
+    return verify_key(compact, pub, NULL, now, out, payload_out, why, whylen);
+}
+
+enum lic_result lic_verify_key_ring(const char *compact, const struct lic_keyring *ring,
+                                    int64_t now, struct lic_license *out, json_t **payload_out,
+                                    char *why, size_t whylen)
+{
+    if (ring == NULL) {
+        if (payload_out != NULL)
+            *payload_out = NULL;
+        lic_license_init(out);
+        lic_whyf(why, whylen, "no Ed25519 public key to verify with");
+        return LIC_BAD_SIGNATURE;
+    }
+    return verify_key(compact, NULL, ring, now, out, payload_out, why, whylen);
+}
+
+int lic_resign_key(EVP_PKEY *priv, const struct lic_keyring *ring, const char *compact,
+                   char **out, char *why, size_t whylen)
+{
+    *out = NULL;
+    char signer[LIC_KID_LEN + 1], was[LIC_KID_LEN + 1];
+    if (lic_key_kid(priv, signer) != 0) {
+        lic_whyf(why, whylen, "not an Ed25519 private key");
+        return -1;
+    }
+    json_t *payload = NULL;
+    enum lic_result rc = lic_doc_verify_ring(compact, ring, LIC_TYP_LICENSE, &payload, was, why,
+                                             whylen);
+    if (rc != LIC_OK)
+        return -1;
+    int ok;
+    char hdr_kid[LIC_KID_LEN + 1];
+    lic_doc_kid(compact, hdr_kid);
+    if (strcmp(was, signer) == 0 && strcmp(hdr_kid, signer) == 0) {
+        *out = strdup(compact);
+        ok = *out != NULL ? 0 : -1;
+    } else {
+        ok = lic_doc_sign(priv, LIC_TYP_LICENSE, signer, payload, out);
+    }
+    json_decref(payload);
+    if (ok != 0)
+        lic_whyf(why, whylen, "cannot sign the license key again");
+    return ok;
 }

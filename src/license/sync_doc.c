@@ -231,12 +231,37 @@ void sync_reply_free(struct sync_reply *r)
     r->definition = NULL;
 }
 
+/* The announced keys and retired kids of a reply, into p. */
+static int add_keys(json_t *p, const struct sync_reply *r)
+{
+    int err = 0;
+    if (r->nkeys > 0) {
+        json_t *keys = json_array();
+        for (size_t i = 0; keys != NULL && i < r->nkeys && i < SYNC_KEYS_MAX; i++)
+            err |= json_array_append_new(keys, json_pack("{s:s, s:s, s:s, s:s}", "kty", "OKP",
+                                                         "crv", "Ed25519", "kid",
+                                                         r->keys[i].kid, "x", r->keys[i].x));
+        err |= keys == NULL || json_object_set_new(p, "keys", keys);
+    }
+    if (r->nretired > 0) {
+        json_t *ret = json_array();
+        for (size_t i = 0; ret != NULL && i < r->nretired && i < SYNC_KEYS_MAX; i++)
+            err |= json_array_append_new(ret, json_string(r->retired[i]));
+        err |= ret == NULL || json_object_set_new(p, "retiredKids", ret);
+    }
+    return err ? -1 : 0;
+}
+
 static int sign_doc(EVP_PKEY *priv, const char *typ, const char *nonce, const char *number,
-                    const char *definition, int64_t verified_at, bool revoked, char **out)
+                    const char *definition, int64_t verified_at, bool revoked,
+                    const struct sync_reply *keys, char **out)
 {
     *out = NULL;
     if (!number_ok(number) || definition == NULL || definition[0] == '\0' ||
         verified_at < 0 || verified_at > TIME_MAX || (nonce != NULL && !sync_nonce_ok(nonce)))
+        return -1;
+    char kid[LIC_KID_LEN + 1];
+    if (lic_key_kid(priv, kid) != 0)
         return -1;
     json_t *p = json_object();
     int err = p == NULL;
@@ -248,7 +273,9 @@ static int sign_doc(EVP_PKEY *priv, const char *typ, const char *nonce, const ch
         err |= json_object_set_new(p, "revoked", json_boolean(revoked));
         err |= json_object_set_new(p, "definition", json_string(definition));
     }
-    int rc = err ? -1 : lic_doc_sign(priv, typ, NULL, p, out);
+    if (!err && keys != NULL)
+        err |= add_keys(p, keys) != 0;
+    int rc = err ? -1 : lic_doc_sign(priv, typ, kid, p, out);
     json_decref(p);
     return rc;
 }
@@ -256,19 +283,19 @@ static int sign_doc(EVP_PKEY *priv, const char *typ, const char *nonce, const ch
 int sync_reply_sign(EVP_PKEY *priv, const struct sync_reply *r, char **out)
 {
     return sign_doc(priv, LIC_TYP_SYNC, r->nonce, r->license_number, r->definition,
-                    r->verified_at, r->revoked, out);
+                    r->verified_at, r->revoked, r, out);
 }
 
 int definition_doc_sign(EVP_PKEY *priv, const char *license_number, const char *license_key,
                         int64_t verified_at, bool revoked, char **out)
 {
     return sign_doc(priv, LIC_TYP_DEFINITION, NULL, license_number, license_key, verified_at,
-                    revoked, out);
+                    revoked, NULL, out);
 }
 
 /* The definition member: a license key signed by pub for license `number`. */
-static bool definition_ok(const json_t *payload, EVP_PKEY *pub, const char *number,
-                          char *why, size_t whylen)
+static bool definition_ok(const json_t *payload, EVP_PKEY *pub, const struct lic_keyring *ring,
+                          const char *number, char *why, size_t whylen)
 {
     const char *def = json_string_value(json_object_get(payload, "definition"));
     if (def == NULL || def[0] == '\0') {
@@ -278,7 +305,10 @@ static bool definition_ok(const json_t *payload, EVP_PKEY *pub, const char *numb
     char reason[256];
     json_t *lp = NULL;
     struct lic_license lic;
-    enum lic_result r = lic_doc_verify(def, pub, LIC_TYP_LICENSE, &lp, reason, sizeof reason);
+    enum lic_result r =
+        pub != NULL ? lic_doc_verify(def, pub, LIC_TYP_LICENSE, &lp, reason, sizeof reason)
+                    : lic_doc_verify_ring(def, ring, LIC_TYP_LICENSE, &lp, NULL, reason,
+                                          sizeof reason);
     if (r == LIC_OK)
         r = lic_parse(lp, &lic, reason, sizeof reason);
     json_decref(lp);
@@ -294,13 +324,61 @@ static bool definition_ok(const json_t *payload, EVP_PKEY *pub, const char *numb
     return true;
 }
 
-static enum lic_result verify_doc(const char *compact, EVP_PKEY *pub, const char *typ,
+/* "keys" and "retiredKids" of a verified reply (absent: none). */
+static bool keys_ok(const json_t *p, struct sync_reply *out, char *why, size_t whylen)
+{
+    const json_t *keys = json_object_get(p, "keys"), *ret = json_object_get(p, "retiredKids");
+    if ((keys != NULL && (!json_is_array(keys) || json_array_size(keys) > SYNC_KEYS_MAX)) ||
+        (ret != NULL && (!json_is_array(ret) || json_array_size(ret) > SYNC_KEYS_MAX))) {
+        lic_whyf(why, whylen, "bad payload: keys, retiredKids: expected arrays of at most %d",
+                 SYNC_KEYS_MAX);
+        return false;
+    }
+    size_t i;
+    const json_t *k;
+    json_array_foreach(keys, i, k) {
+        const char *kid = json_string_value(json_object_get(k, "kid"));
+        const char *x = json_string_value(json_object_get(k, "x"));
+        const char *kty = json_string_value(json_object_get(k, "kty"));
+        const char *crv = json_string_value(json_object_get(k, "crv"));
+        EVP_PKEY *key = x != NULL ? lic_key_from_x(x, NULL, 0) : NULL;
+        char actual[LIC_KID_LEN + 1] = "";
+        if (key != NULL)
+            lic_key_kid(key, actual);
+        EVP_PKEY_free(key);
+        if (kty == NULL || strcmp(kty, "OKP") != 0 || crv == NULL ||
+            strcmp(crv, "Ed25519") != 0 || kid == NULL || strcmp(kid, actual) != 0) {
+            lic_whyf(why, whylen, "bad payload: keys[%zu]: not an Ed25519 JWK whose kid is its "
+                     "thumbprint", i);
+            return false;
+        }
+        memcpy(out->keys[i].kid, kid, LIC_KID_LEN + 1);
+        memcpy(out->keys[i].x, x, LIC_KID_LEN + 1);
+        out->nkeys = i + 1;
+    }
+    json_array_foreach(ret, i, k) {
+        const char *kid = json_string_value(k);
+        if (kid == NULL || strlen(kid) != LIC_KID_LEN) {
+            lic_whyf(why, whylen, "bad payload: retiredKids[%zu]: expected a kid", i);
+            return false;
+        }
+        memcpy(out->retired[i], kid, LIC_KID_LEN + 1);
+        out->nretired = i + 1;
+    }
+    return true;
+}
+
+static enum lic_result verify_doc(const char *compact, EVP_PKEY *pub,
+                                  const struct lic_keyring *ring, const char *typ,
                                   const char *expected_nonce, const char *expected_number,
                                   struct sync_reply *out, char *why, size_t whylen)
 {
     memset(out, 0, sizeof *out);
     json_t *p = NULL;
-    enum lic_result rc = lic_doc_verify(compact, pub, typ, &p, why, whylen);
+    char kid[LIC_KID_LEN + 1] = "";
+    enum lic_result rc = pub != NULL ? lic_doc_verify(compact, pub, typ, &p, why, whylen)
+                                     : lic_doc_verify_ring(compact, ring, typ, &p, kid, why,
+                                                           whylen);
     if (rc != LIC_OK)
         return rc;
     rc = LIC_BAD_PAYLOAD;
@@ -338,8 +416,10 @@ static enum lic_result verify_doc(const char *compact, EVP_PKEY *pub, const char
         goto out;
     }
     out->revoked = json_is_true(revoked);
-    if (!definition_ok(p, pub, out->license_number, why, whylen))
+    if (!definition_ok(p, pub, ring, out->license_number, why, whylen) ||
+        !keys_ok(p, out, why, whylen))
         goto out;
+    memcpy(out->signed_by, kid, sizeof out->signed_by);
     out->definition = strdup(json_string_value(json_object_get(p, "definition")));
     if (out->definition == NULL) {
         lic_whyf(why, whylen, "out of memory");
@@ -362,12 +442,46 @@ enum lic_result sync_reply_verify(const char *compact, EVP_PKEY *pub,
         lic_whyf(why, whylen, "no nonce or license number to check the reply against");
         return LIC_BAD_PAYLOAD;
     }
-    return verify_doc(compact, pub, LIC_TYP_SYNC, expected_nonce, expected_number, out, why,
-                      whylen);
+    if (pub == NULL) {
+        memset(out, 0, sizeof *out);
+        lic_whyf(why, whylen, "no Ed25519 public key to verify with");
+        return LIC_BAD_SIGNATURE;
+    }
+    return verify_doc(compact, pub, NULL, LIC_TYP_SYNC, expected_nonce, expected_number, out,
+                      why, whylen);
+}
+
+enum lic_result sync_reply_verify_ring(const char *compact, const struct lic_keyring *ring,
+                                       const char *expected_nonce, const char *expected_number,
+                                       struct sync_reply *out, char *why, size_t whylen)
+{
+    if (expected_nonce == NULL || expected_number == NULL || ring == NULL) {
+        memset(out, 0, sizeof *out);
+        lic_whyf(why, whylen, "no nonce, license number or keys to check the reply against");
+        return LIC_BAD_PAYLOAD;
+    }
+    return verify_doc(compact, NULL, ring, LIC_TYP_SYNC, expected_nonce, expected_number, out,
+                      why, whylen);
 }
 
 enum lic_result definition_doc_verify(const char *compact, EVP_PKEY *pub,
                                       struct sync_reply *out, char *why, size_t whylen)
 {
-    return verify_doc(compact, pub, LIC_TYP_DEFINITION, NULL, NULL, out, why, whylen);
+    if (pub == NULL) {
+        memset(out, 0, sizeof *out);
+        lic_whyf(why, whylen, "no Ed25519 public key to verify with");
+        return LIC_BAD_SIGNATURE;
+    }
+    return verify_doc(compact, pub, NULL, LIC_TYP_DEFINITION, NULL, NULL, out, why, whylen);
+}
+
+enum lic_result definition_doc_verify_ring(const char *compact, const struct lic_keyring *ring,
+                                           struct sync_reply *out, char *why, size_t whylen)
+{
+    if (ring == NULL) {
+        memset(out, 0, sizeof *out);
+        lic_whyf(why, whylen, "no Ed25519 public key to verify with");
+        return LIC_BAD_SIGNATURE;
+    }
+    return verify_doc(compact, NULL, ring, LIC_TYP_DEFINITION, NULL, NULL, out, why, whylen);
 }

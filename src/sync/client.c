@@ -19,9 +19,12 @@ static size_t on_body(char *p, size_t size, size_t n, void *ctx)
 }
 
 bool sync_post(const char *base, const char *number, const char *bearer, const char *body,
-               long timeout_s, const char *ca_file, char **reply, char *why, size_t whylen)
+               long timeout_s, const char *ca_file, char **reply, int64_t *retry_after,
+               char *why, size_t whylen)
 {
     *reply = NULL;
+    if (retry_after != NULL)
+        *retry_after = 0;
     CURL *c = curl_easy_init();
     if (c == NULL) {
         snprintf(why, whylen, "cannot start an HTTP client");
@@ -63,6 +66,13 @@ bool sync_post(const char *base, const char *number, const char *bearer, const c
     CURLcode rc = curl_easy_perform(c);
     long status = 0;
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_off_t wait = 0;
+    if (status == 429 && curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &wait) != CURLE_OK)
+        wait = 0;
+    if (status == 429 && wait < 1)
+        wait = 60; /* a 429 without a usable Retry-After: a minute */
+    if (status == 429 && wait > 86400)
+        wait = 86400;
     curl_slist_free_all(h);
     curl_easy_cleanup(c);
     if (auth.data != NULL)
@@ -72,6 +82,9 @@ bool sync_post(const char *base, const char *number, const char *bearer, const c
     if (rc != CURLE_OK)
         snprintf(why, whylen, "cannot reach the license backend: %s%s%s%s",
                  curl_easy_strerror(rc), detail[0] ? " (" : "", detail, detail[0] ? ")" : "");
+    else if (status == 429)
+        snprintf(why, whylen, "the license backend answered HTTP 429 (too many syncs of this "
+                 "license): retry after %lld s", (long long)wait);
     else if (status != 200)
         snprintf(why, whylen, "the license backend answered HTTP %ld", status);
     else if (out.len == 0)
@@ -86,5 +99,7 @@ bool sync_post(const char *base, const char *number, const char *bearer, const c
             (*reply)[--n] = '\0';
     }
     buf_free(&out);
+    if (status == 429 && retry_after != NULL)
+        *retry_after = (int64_t)wait;
     return ok;
 }

@@ -39,6 +39,7 @@ struct sync {
     enum sync_outcome last;
     char last_why[256];
     int failures;
+    int64_t backoff_until_ms; /* the backend's Retry-After (monotonic), or 0 */
 };
 
 const char *sync_outcome_name(enum sync_outcome o)
@@ -117,9 +118,11 @@ static void log_failure(const char *corr, const char *why, const json_t *claim, 
                  "passed since the last license update", why, at);
 }
 
-/* Talks to the backend and checks the reply; fills the record parameters. */
-static bool exchange(struct sync *s, const json_t *claim, char **key, char **def,
-                     struct sync_reply *reply, char *why, size_t whylen)
+/* Talks to the backend and checks the reply against the keys the site
+ * trusts (ring); fills the record parameters.  A 429 sets the backoff. */
+static bool exchange(struct sync *s, const json_t *claim, const struct lic_keyring *ring,
+                     char **key, char **def, struct sync_reply *reply, char *why,
+                     size_t whylen)
 {
     struct app *a = s->app;
     struct sync_request req = {0};
@@ -141,16 +144,20 @@ static bool exchange(struct sync *s, const json_t *claim, char **key, char **def
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     char *answer = NULL;
+    int64_t retry_after = 0;
     bool ok = text != NULL &&
               sync_post(a->cfg->authority_url, req.license_number,
                         json_string_value(json_object_get(claim, "key")), text,
-                        (long)a->cfg->sync_timeout, a->cfg->authority_ca, &answer, why, whylen);
+                        (long)a->cfg->sync_timeout, a->cfg->authority_ca, &answer,
+                        &retry_after, why, whylen);
     free(text);
+    if (retry_after > 0)
+        s->backoff_until_ms = app_now_ms() + retry_after * 1000;
     if (!ok)
         return false;
     char vwhy[200] = "";
-    enum lic_result res = sync_reply_verify(answer, a->authority_key, req.nonce,
-                                            req.license_number, reply, vwhy, sizeof vwhy);
+    enum lic_result res = sync_reply_verify_ring(answer, ring, req.nonce, req.license_number,
+                                                 reply, vwhy, sizeof vwhy);
     free(answer);
     if (res != LIC_OK) {
         snprintf(why, whylen, "the backend's reply was refused: %s", vwhy);
@@ -158,8 +165,8 @@ static bool exchange(struct sync *s, const json_t *claim, char **key, char **def
     }
     if (strcmp(reply->definition, json_string_value(json_object_get(claim, "key"))) != 0) {
         struct lic_license lic;
-        res = lic_verify_key(reply->definition, a->authority_key, app_wall_s(), &lic, NULL, vwhy,
-                             sizeof vwhy);
+        res = lic_verify_key_ring(reply->definition, ring, app_wall_s(), &lic, NULL, vwhy,
+                                  sizeof vwhy);
         if (res != LIC_OK && res != LIC_EXPIRED) {
             snprintf(why, whylen, "the backend's definition was refused: %s", vwhy);
             sync_reply_free(reply);
@@ -181,6 +188,13 @@ static enum sync_outcome run_once(struct sync *s, bool force, const char *corr, 
         snprintf(why, whylen, "no license backend is configured (ALLOT_AUTHORITY_URL and "
                  "ALLOT_AUTHORITY_PUBLIC_KEY)");
         return SYNC_OFFLINE;
+    }
+    int64_t wait_ms = s->backoff_until_ms - app_now_ms();
+    if (wait_ms > 0) {
+        /* The backend said when to come back (429 Retry-After): not before. */
+        snprintf(why, whylen, "the license backend asked this site to wait (HTTP 429): next "
+                 "sync in %lld s", (long long)((wait_ms + 999) / 1000));
+        return SYNC_FAILED;
     }
     struct db_conn *c;
     if (db_acquire(s->pool, &c) != DB_OK) {
@@ -205,10 +219,18 @@ static enum sync_outcome run_once(struct sync *s, bool force, const char *corr, 
         out = claim ? SYNC_OK : SYNC_SKIPPED;
         PQclear(r);
     }
+    struct lic_keyring ring;
+    lic_keyring_init(&ring);
+    if (claim != NULL && db_trusted_keys_on(c, a->authority_keys, &ring) != DB_OK) {
+        snprintf(why, whylen, "the database is unreachable");
+        json_decref(claim);
+        claim = NULL;
+        out = SYNC_DB;
+    }
     if (claim != NULL) {
         struct sync_reply reply = {0};
         char *key = NULL, *def = NULL;
-        bool ok = exchange(s, claim, &key, &def, &reply, why, whylen);
+        bool ok = exchange(s, claim, &ring, &key, &def, &reply, why, whylen);
         char verified[24];
         snprintf(verified, sizeof verified, "%lld", (long long)reply.verified_at);
         app_wall_pg(now);
@@ -228,6 +250,12 @@ static enum sync_outcome run_once(struct sync *s, bool force, const char *corr, 
             ok = false;
             snprintf(why, whylen, "the verified reply could not be recorded (%s)", recorded);
         }
+        /* Keys the backend announced in a reply signed by a trusted key: the
+         * next rotation needs no step at the site.  One not stored now is
+         * announced again at the next sync. */
+        if (ok && db_authority_keys_learn(c, &reply, &ring, now, corr) != DB_OK)
+            log_warn(corr, "the keys the license backend announced could not be stored; the "
+                     "next sync tries again");
         if (ok && reply.revoked) {
             s->failures = 0;
             log_warn(corr, "license %s verified with the backend: it is REVOKED; every access "
@@ -248,6 +276,7 @@ static enum sync_outcome run_once(struct sync *s, bool force, const char *corr, 
         snprintf(why, whylen, "no license is applied");
         out = SYNC_NO_LICENSE;
     }
+    lic_keyring_free(&ring);
     db_sync_unlock(c);
     db_release(s->pool, c);
     return out;
@@ -280,7 +309,11 @@ static int64_t tick(struct app *a, void *arg)
     pthread_cond_broadcast(&s->done);
     pthread_mutex_unlock(&s->lock);
     /* After a failure, try again sooner; a claim in the database keeps several
-     * instances from all retrying at once. */
+     * instances from all retrying at once.  A backend that answered 429 is
+     * not asked again before its Retry-After. */
+    int64_t wait_ms = s->backoff_until_ms - app_now_ms();
+    if (wait_ms > 0)
+        return wait_ms;
     return o == SYNC_FAILED ? retry_seconds(s) * 1000 : 0;
 }
 

@@ -60,10 +60,11 @@ static void test_empty_database(void)
     struct th_db db;
     th_db_create(&db);
     T_REQUIRE(db_migrations_count > 0);
-    /* Versions increase (1..N on main; a branch may carry a later one first). */
+    /* Versions increase (numbers are handed to branches before they merge,
+     * so one may be missing until its branch is in); the last is expected. */
+    T_EQ_INT(db_schema_expected(), db_migrations[db_migrations_count - 1].version);
     for (size_t i = 1; i < db_migrations_count; i++)
         T_CHECK(db_migrations[i].version > db_migrations[i - 1].version);
-    T_EQ_INT(db_schema_expected(), db_migrations[db_migrations_count - 1].version);
     T_EQ_INT(th_sql_long(db.url, "SELECT count(*) FROM pg_class c JOIN pg_namespace n "
                                  "ON n.oid = c.relnamespace WHERE n.nspname = 'public'"), 0);
     T_EQ_INT(th_migrate(db.url), 0);

@@ -447,7 +447,8 @@ bool tl_backend_start_with(struct tl_backend *b, const char *key_path, const cha
     char listen[64];
     snprintf(listen, sizeof listen, "127.0.0.1:%d", b->http.port);
     const char *args[32] = {"allot-authority", "serve", "--key", key_path, "--listen", listen,
-                            "--state-dir", b->dir};
+                            b->database[0] != '\0' ? "--database" : "--state-dir",
+                            b->database[0] != '\0' ? b->database : b->dir};
     size_t n = 8;
     if (b->tls_cert[0] != '\0') {
         args[n++] = "--tls-cert";

@@ -52,6 +52,7 @@ struct tl_backend {
     char log_path[192];    /* its stderr */
     char tls_cert[192];    /* "": plain HTTP */
     char tls_key[192];
+    char database[512];    /* set: --database URL instead of --state-dir */
 };
 bool tl_backend_init(struct tl_backend *b, const char *name);
 /* Makes the next tl_backend_start serve HTTPS with this certificate and key
