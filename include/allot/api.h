@@ -188,6 +188,9 @@ typedef enum db_status (*api_id_call)(struct db_pool *p, const char *id, const c
                                       PGresult **out);
 void api_id_decision(struct http_request *r, api_id_call call, enum api_outcome empty_on,
                      unsigned ok_status, const struct api_shape *shape, bool changes_license);
+/* The first half of every call on the path's id: reads the id (false, with
+ * the 400 made, when it is not one), then *s = call(pool, id, now, res). */
+bool api_id_call_now(struct http_request *r, api_id_call call, PGresult **res, enum db_status *s);
 
 /* ---- the license (src/api/license.c) ---------------------------------------- */
 

@@ -42,13 +42,10 @@ void api_allocations_create(struct http_request *r)
 
 void api_allocations_get(struct http_request *r)
 {
-    const char *id = api_id_param(r, 0);
-    if (id == NULL)
+    PGresult *res;
+    enum db_status s;
+    if (!api_id_call_now(r, db_allocation_get, &res, &s))
         return;
-    char now[40];
-    app_wall_pg(now);
-    PGresult *res = NULL;
-    enum db_status s = db_allocation_get(http_app(r)->pool, id, now, &res);
     if (s == DB_NOT_FOUND) {
         api_reply_refusal(r, API_OUTCOME_allocation_not_found, NULL);
         return;

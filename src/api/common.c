@@ -76,16 +76,25 @@ void api_reply_decision(struct http_request *r, enum db_status s, PGresult *res,
     api_reply_refusal(r, o, NULL);
 }
 
-void api_id_decision(struct http_request *r, api_id_call call, enum api_outcome empty_on,
-                     unsigned ok_status, const struct api_shape *shape, bool changes_license)
+bool api_id_call_now(struct http_request *r, api_id_call call, PGresult **res, enum db_status *s)
 {
     const char *id = api_id_param(r, 0);
     if (id == NULL)
-        return;
+        return false;
     char now[40];
     app_wall_pg(now);
-    PGresult *res = NULL;
-    enum db_status s = call(http_app(r)->pool, id, now, &res);
+    *res = NULL;
+    *s = call(http_app(r)->pool, id, now, res);
+    return true;
+}
+
+void api_id_decision(struct http_request *r, api_id_call call, enum api_outcome empty_on,
+                     unsigned ok_status, const struct api_shape *shape, bool changes_license)
+{
+    PGresult *res;
+    enum db_status s;
+    if (!api_id_call_now(r, call, &res, &s))
+        return;
     if (changes_license)
         api_license_changed(http_app(r));
     if (s == DB_OK && empty_on != API_OUTCOME_COUNT && api_outcome_of(res) == empty_on) {

@@ -256,13 +256,10 @@ void api_webhooks_delete(struct http_request *r)
  * other: 202 with its id (the delivery log shows how it went). */
 void api_webhooks_test(struct http_request *r)
 {
-    const char *id = api_id_param(r, 0);
-    if (id == NULL)
+    PGresult *res;
+    enum db_status s;
+    if (!api_id_call_now(r, db_webhook_test, &res, &s))
         return;
-    char now[40];
-    app_wall_pg(now);
-    PGresult *res = NULL;
-    enum db_status s = db_webhook_test(http_app(r)->pool, id, now, &res);
     if (s == DB_NOT_FOUND) {
         http_reply_error(r, HTTP_ERR_NOT_FOUND, NULL, "No such webhook subscription");
         return;
