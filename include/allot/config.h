@@ -38,6 +38,7 @@ struct config {
     int64_t reaper_interval;     /* seconds between idle-session sweeps */
     char *log_level;
     char *console_dir;           /* the built admin console (ALLOT_CONSOLE_DIR) */
+    char *scim_directory;        /* the user directory of /scim/v2's users */
 };
 
 /* Where values come from: getenv in allotd, a table in tests. */

@@ -92,6 +92,9 @@ static const struct var vars[] = {
      "debug, info, warn or error"},
     {"ALLOT_CONSOLE_DIR", K_STRING, ALLOT_CONSOLE_DIR_DEFAULT, 1, 4096, OFF(console_dir),
      "directory of the built admin console, served at /console/ (unset and missing: not served)"},
+    {"ALLOT_SCIM_DIRECTORY", K_STRING, "SCIM", 1, 255, OFF(scim_directory),
+     "the user directory of the users that SCIM provisioning (/scim/v2) makes and sees: their "
+     "userName is their userId in it (name it as the hub names the directory)"},
 };
 
 static bool parse_int(const char *text, int64_t *out)
@@ -252,6 +255,7 @@ void config_free(struct config *c)
     free(c->tls_key);
     free(c->log_level);
     free(c->console_dir);
+    free(c->scim_directory);
     memset(c, 0, sizeof *c);
 }
 
