@@ -8,7 +8,7 @@
 
 /* Every error under /scim/v2, from allot's body: SCIM's members (schemas,
  * status as a string, scimType, detail) and allot's errorType and corrId, so
- * that a log line and a support ticket still meet. */
+ * that a log line and a support ticket still meet; statusCode too). */
 json_t *scim_error_shape(json_t *body)
 {
     json_int_t status = json_integer_value(json_object_get(body, "statusCode"));
@@ -30,7 +30,7 @@ json_t *scim_error_shape(json_t *body)
     if (scim_type != NULL)
         json_object_set_new(out, "scimType", json_string(scim_type));
     json_object_set(out, "detail", json_object_get(body, "message"));
-    static const char *const kept[] = {"errorType", "corrId", "field"};
+    static const char *const kept[] = {"errorType", "statusCode", "corrId", "field"};
     for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++) {
         json_t *v = json_object_get(body, kept[i]);
         if (v != NULL)
