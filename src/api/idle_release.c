@@ -18,10 +18,10 @@ static const struct jspec policy_spec[] = {
     {"idleDays", JS_INT, true, 1, 3650, 0},
     {"exempt", JS_OBJECT, false, 0, 0, 0},
 };
+/* exempt, but for its users (a list of objects, checked by exempt_users_ok) */
 static const struct jspec exempt_spec[] = {
     {"groups", JS_STRING_ARRAY, false, 1, TEXT_MAX, EXEMPT_MAX},
     {"userDirectories", JS_STRING_ARRAY, false, 1, TEXT_MAX, EXEMPT_MAX},
-    {"users", JS_OBJECT, false, 0, 0, 0}, /* an array, checked below */
 };
 static const struct jspec exempt_user_spec[] = {
     {"userDirectory", JS_STRING, true, 1, TEXT_MAX, 0},
@@ -106,11 +106,15 @@ void api_idle_release_put(struct http_request *r)
     if (type == NULL || !api_body(r, policy_spec, 3, v))
         return;
     if (v[2] != NULL) {
+        json_t *rest = json_copy(v[2]); /* shallow: the values stay the body's */
+        e[2] = json_object_get(v[2], "users");
+        json_object_del(rest, "users");
         const char *field = NULL;
-        const char *why = jspec_check(v[2], exempt_spec, 3, e, &field);
+        const char *why = jspec_check(rest, exempt_spec, 2, e, &field);
+        json_decref(rest);
         if (why != NULL) {
             char name[64];
-            snprintf(name, sizeof name, "exempt%s%s", field ? "." : "", field ? field : "");
+            snprintf(name, sizeof name, "exempt%s%.40s", field ? "." : "", field ? field : "");
             http_reply_error(r, HTTP_ERR_BAD_REQUEST, name, "%s %s", name, why);
             return;
         }
