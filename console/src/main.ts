@@ -20,6 +20,7 @@ import * as audit from './pages/audit';
 import * as usage from './pages/usage';
 import * as licensePage from './pages/license';
 import * as apikeys from './pages/apikeys';
+import * as idleRelease from './pages/idle-release';
 
 export const BASE = '/console/';
 
@@ -40,6 +41,7 @@ const ROUTES: Route[] = [
   { path: 'usage', label: 'Usage', module: usage },
   { path: 'license', label: 'License', module: licensePage },
   { path: 'apikeys', label: 'API keys', module: apikeys, adminOnly: true },
+  { path: 'idle-release', label: 'Idle release', module: idleRelease },
 ];
 
 const root = document.getElementById('app') as HTMLElement;
