@@ -311,30 +311,45 @@ static bool user_write(const json_t *res, struct scim_user_write *w, char **attr
     return *attrs != NULL;
 }
 
+/* What both lists share: the page and the filter (of the attributes a
+ * list allows), and a filter that matches nothing answered at once.  False
+ * when the reply is made. */
+static bool list_begin(struct http_request *r, unsigned allowed, struct page *p,
+                       struct scim_filter *f)
+{
+    if (!page_parse(r, p) || !filter_parse(r, allowed, f))
+        return false;
+    if (f->none || !id_filter_ok(f)) {
+        scim_filter_free(f);
+        reply_no_match(r, p);
+        return false;
+    }
+    return true;
+}
+
+static void list_end(struct http_request *r, enum db_status s, PGresult *res,
+                     const struct page *p, const char *kind)
+{
+    if (s != DB_OK)
+        api_reply_db(r, s);
+    else
+        reply_list(r, res, p, kind);
+}
+
 void api_scim_users_list(struct http_request *r)
 {
     struct page p;
     struct scim_filter f;
-    unsigned allowed = SCIM_ATTR_BIT(SCIM_ATTR_ID) | SCIM_ATTR_BIT(SCIM_ATTR_USER_NAME) |
-                       SCIM_ATTR_BIT(SCIM_ATTR_EXTERNAL_ID);
-    if (!page_parse(r, &p) || !filter_parse(r, allowed, &f))
+    if (!list_begin(r, SCIM_ATTR_BIT(SCIM_ATTR_ID) | SCIM_ATTR_BIT(SCIM_ATTR_USER_NAME) |
+                           SCIM_ATTR_BIT(SCIM_ATTR_EXTERNAL_ID), &p, &f))
         return;
-    if (f.none || !id_filter_ok(&f)) {
-        scim_filter_free(&f);
-        reply_no_match(r, &p);
-        return;
-    }
     PGresult *res = NULL;
     enum db_status s = db_scim_user_list(http_app(r)->pool, directory(r), f.value[SCIM_ATTR_ID],
                                          f.value[SCIM_ATTR_USER_NAME],
                                          f.value[SCIM_ATTR_EXTERNAL_ID], p.start - 1, p.count,
                                          &res);
     scim_filter_free(&f);
-    if (s != DB_OK) {
-        api_reply_db(r, s);
-        return;
-    }
-    reply_list(r, res, &p, "Users");
+    list_end(r, s, res, &p, "Users");
 }
 
 static void save_user(struct http_request *r, const char *id, const json_t *res, unsigned status)
@@ -611,26 +626,16 @@ void api_scim_groups_list(struct http_request *r)
 {
     struct page p;
     struct scim_filter f;
-    unsigned allowed = SCIM_ATTR_BIT(SCIM_ATTR_ID) | SCIM_ATTR_BIT(SCIM_ATTR_DISPLAY_NAME) |
-                       SCIM_ATTR_BIT(SCIM_ATTR_EXTERNAL_ID);
-    if (!page_parse(r, &p) || !filter_parse(r, allowed, &f))
+    if (!list_begin(r, SCIM_ATTR_BIT(SCIM_ATTR_ID) | SCIM_ATTR_BIT(SCIM_ATTR_DISPLAY_NAME) |
+                           SCIM_ATTR_BIT(SCIM_ATTR_EXTERNAL_ID), &p, &f))
         return;
-    if (f.none || !id_filter_ok(&f)) {
-        scim_filter_free(&f);
-        reply_no_match(r, &p);
-        return;
-    }
     PGresult *res = NULL;
     enum db_status s = db_scim_group_list(http_app(r)->pool, directory(r), f.value[SCIM_ATTR_ID],
                                           f.value[SCIM_ATTR_DISPLAY_NAME],
                                           f.value[SCIM_ATTR_EXTERNAL_ID], with_members(r),
                                           p.start - 1, p.count, &res);
     scim_filter_free(&f);
-    if (s != DB_OK) {
-        api_reply_db(r, s);
-        return;
-    }
-    reply_list(r, res, &p, "Groups");
+    list_end(r, s, res, &p, "Groups");
 }
 
 void api_scim_groups_delete(struct http_request *r)

@@ -1,6 +1,8 @@
 /* SCIM filters: `attr eq "value"` joined by `and` (include/allot/scim_filter.h). */
 #include "allot/scim_filter.h"
 
+#include "allot/core.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,27 +53,13 @@ static void skip_spaces(const char **p)
         (*p)++;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
+/* Four hex digits at p (a \u escape's), with core_unhex. */
 static bool read_hex4(const char *p, uint32_t *out)
 {
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++) {
-        int h = hex_value(p[i]);
-        if (h < 0)
-            return false;
-        v = v << 4 | (uint32_t)h;
-    }
-    *out = v;
+    unsigned char b[2];
+    if (!core_unhex(p, 2, b))
+        return false;
+    *out = (uint32_t)b[0] << 8 | b[1];
     return true;
 }
 
