@@ -111,10 +111,10 @@ void api_idle_release_put(struct http_request *r)
         json_object_del(rest, "users");
         const char *field = NULL;
         const char *why = jspec_check(rest, exempt_spec, 2, e, &field);
+        char name[64]; /* field may be a key of rest: copied before rest goes */
+        snprintf(name, sizeof name, "exempt%s%.40s", field ? "." : "", field ? field : "");
         json_decref(rest);
         if (why != NULL) {
-            char name[64];
-            snprintf(name, sizeof name, "exempt%s%.40s", field ? "." : "", field ? field : "");
             http_reply_error(r, HTTP_ERR_BAD_REQUEST, name, "%s %s", name, why);
             return;
         }
@@ -124,9 +124,10 @@ void api_idle_release_put(struct http_request *r)
     char days[24], now[40];
     snprintf(days, sizeof days, "%lld", (long long)json_integer_value(v[1]));
     app_wall_pg(now);
-    char *groups = json_dumps(e[0] ? e[0] : json_array(), JSON_COMPACT);
-    char *dirs = json_dumps(e[1] ? e[1] : json_array(), JSON_COMPACT);
-    char *users = json_dumps(e[2] ? e[2] : json_array(), JSON_COMPACT);
+    /* an exemption not given: none ("[]") */
+    char *groups = e[0] ? json_dumps(e[0], JSON_COMPACT) : strdup("[]");
+    char *dirs = e[1] ? json_dumps(e[1], JSON_COMPACT) : strdup("[]");
+    char *users = e[2] ? json_dumps(e[2], JSON_COMPACT) : strdup("[]");
     PGresult *res = NULL;
     enum db_status s = DB_ERROR;
     if (groups != NULL && dirs != NULL && users != NULL)

@@ -87,11 +87,10 @@ static void test_read_and_set(void)
 static void idle_user(const char *dir, const char *uid, const char *groups, int days, char *id)
 {
     T_CHECK(tl_user(&site.srv, dir, uid, groups, id));
-    char aid[TL_ID_LEN];
+    char aid[TL_ID_LEN] = "";
     T_EQ_INT(tl_alloc(&site.srv, id, "professional", aid, NULL, 0), 201);
-    char *ok = th_sql(site.db.url, "SELECT 1");
-    free(ok);
     char sql[256];
+    char *ok;
     snprintf(sql, sizeof sql, "UPDATE allocations SET last_used = now() - interval '%d days', "
              "created_at = now() - interval '60 days' WHERE id = '%s'", days, aid);
     ok = th_sql(site.db.url, sql);
