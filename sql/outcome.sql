@@ -31,7 +31,15 @@ CREATE TYPE engine.outcome AS ENUM (
     'license_replaced',        -- a sync of a license replaced meanwhile
     'apikey_not_found',
     'last_admin_key',          -- deleting it would leave no administrator
-    'usage_rolling_up'         -- the usage roll-up is over a day behind
+    'usage_rolling_up',        -- the usage roll-up is over a day behind
+    'user_inactive',           -- deactivated in the directory (SCIM active: false)
+    'user_name_taken',         -- a user of the directory has this userName
+    'external_id_taken',       -- a user or group has this externalId
+    'user_changed',            -- changed since it was read (a PATCH reads again)
+    'group_not_found',
+    'group_name_taken',        -- a group has this displayName
+    'member_not_found',        -- a member is no user of the SCIM directory
+    'policy_not_found'         -- no idle-release policy for this type
 );
 
 -- The model product's result code of a license check.
@@ -48,4 +56,5 @@ CREATE FUNCTION engine.result_code(o engine.outcome) RETURNS text
         WHEN 'no_access_type' THEN 'NoAvailableAccessType'
         WHEN 'pending_user_sync' THEN 'NoAvailableAccessTypePendingUserSync'
         WHEN 'excess_assignment' THEN 'ExcessAssignment'
+        WHEN 'user_inactive' THEN 'NoAvailableAccessType'
         END;

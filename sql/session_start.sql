@@ -62,6 +62,11 @@ BEGIN
 
     <<decide>>
     BEGIN
+        -- Deactivated in the directory (SCIM active: false): no access.
+        IF NOT u.active THEN
+            v_outcome := 'user_inactive';
+            EXIT decide;
+        END IF;
         SELECT * INTO l FROM license;
         st := engine.license_status(l, p_now);
         IF st <> 'ok' THEN
@@ -176,7 +181,8 @@ BEGIN
         UPDATE users SET sessions_active = sessions_active - 1 WHERE id = u.id;
         PERFORM engine.event(p_now, 'refusal', NULL, u.id, u.user_directory, u.user_id, NULL,
                             engine.result_code(v_outcome), coalesce(in_use, 0),
-                            CASE WHEN v_outcome::text LIKE 'license\_%' THEN st END);
+                            CASE WHEN v_outcome::text LIKE 'license\_%' THEN st
+                                 WHEN v_outcome = 'user_inactive' THEN 'user_inactive' END);
         RETURN engine.session_reply(v_outcome, NULL);
     END IF;
 

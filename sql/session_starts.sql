@@ -1,6 +1,6 @@
 -- The usual session start, for several users at once (allotd batches
 -- concurrent starts; engine.session_start tries it first for one user).
--- Usual means: the license is in order, and the user holds a professional
+-- Usual means: the license is in order, the user is active and holds a professional
 -- or analyzer allocation (step 1 or 2 of the resolution order) of which no
 -- more are assigned than the license allows, and has a slot free.  Such a
 -- start is granted on that allocation.  Anything else (no allocation, a user
@@ -47,7 +47,7 @@ BEGIN
                 WHERE x.user_ref = u.id AND x.quarantine_end IS NULL
                 ORDER BY array_position(ARRAY['professional', 'analyzer', 'user'], x.type)
                 LIMIT 1) a
-         WHERE a.type <> 'user' AND a.counted <= engine.type_allowed(l, a.type)),
+         WHERE a.type <> 'user' AND a.counted <= engine.type_allowed(l, a.type) AND u.active),
     granted AS (
         SELECT * FROM cand WHERE cand.in_use < max_parallel),
     ins AS (

@@ -322,7 +322,8 @@ static int cmd_serve(void)
     int rc = 2;
     if (load_files(&app, &tls)) {
         char err[512];
-        struct http_service svc = {api_routes, api_routes_count, auth_check};
+        struct http_service svc = {api_routes, api_routes_count, auth_check, api_error_dialects,
+                                   api_error_dialects_count};
         struct http_server *server = http_server_bind(&app, &svc, tls, err, sizeof err);
         if (server == NULL) {
             fprintf(stderr, "allotd: %s\n", err);

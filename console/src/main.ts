@@ -21,6 +21,7 @@ import * as usage from './pages/usage';
 import * as licensePage from './pages/license';
 import * as apikeys from './pages/apikeys';
 import * as webhooks from './pages/webhooks';
+import * as idleRelease from './pages/idle-release';
 
 export const BASE = '/console/';
 
@@ -42,6 +43,7 @@ const ROUTES: Route[] = [
   { path: 'license', label: 'License', module: licensePage },
   { path: 'apikeys', label: 'API keys', module: apikeys, adminOnly: true },
   { path: 'webhooks', label: 'Webhooks', module: webhooks },
+  { path: 'idle-release', label: 'Idle release', module: idleRelease },
 ];
 
 const root = document.getElementById('app') as HTMLElement;

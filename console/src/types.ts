@@ -94,7 +94,7 @@ export interface Session {
 export interface SessionEvent {
   id: string;
   at: string;
-  kind: 'grant' | 'refusal' | 'end';
+  kind: 'grant' | 'refusal' | 'end' | 'release';
   sessionId: string | null;
   user: UserRef;
   accessType: string | null;
@@ -179,4 +179,29 @@ export interface WebhookDelivery {
   deliverer: string;
   nextAttemptAt: string | null;
   payload: unknown;
+}
+
+// GET /allocations/idle-release (components/schemas/IdleReleasePolicy).
+export interface ExemptUser {
+  userDirectory: string;
+  userId: string;
+}
+
+export interface IdleReleasePolicy {
+  type: 'professional' | 'analyzer';
+  enabled: boolean;
+  idleDays: number;
+  exempt: { groups: string[]; userDirectories: string[]; users: ExemptUser[] };
+  modifiedAt: string;
+}
+
+export interface IdleCandidate extends Allocation {
+  idleSince: string;
+}
+
+export interface IdleReleasePreview {
+  type: string;
+  at: string;
+  total: number;
+  data: IdleCandidate[];
 }

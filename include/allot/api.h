@@ -60,6 +60,32 @@ void api_webhooks_get(struct http_request *r);
 void api_webhooks_delete(struct http_request *r);
 void api_webhooks_test(struct http_request *r);
 void api_webhooks_deliveries(struct http_request *r);
+void api_scim_users_list(struct http_request *r);
+void api_scim_users_create(struct http_request *r);
+void api_scim_users_get(struct http_request *r);
+void api_scim_users_replace(struct http_request *r);
+void api_scim_users_patch(struct http_request *r);
+void api_scim_users_delete(struct http_request *r);
+void api_scim_groups_list(struct http_request *r);
+void api_scim_groups_create(struct http_request *r);
+void api_scim_groups_get(struct http_request *r);
+void api_scim_groups_replace(struct http_request *r);
+void api_scim_groups_patch(struct http_request *r);
+void api_scim_groups_delete(struct http_request *r);
+void api_scim_service_provider_config(struct http_request *r);
+void api_scim_resource_types(struct http_request *r);
+void api_scim_resource_type(struct http_request *r);
+void api_scim_schemas(struct http_request *r);
+void api_scim_schema(struct http_request *r);
+void api_idle_release_list(struct http_request *r);
+void api_idle_release_get(struct http_request *r);
+void api_idle_release_put(struct http_request *r);
+void api_idle_release_preview(struct http_request *r);
+
+/* The error dialects of allotd's paths: SCIM's under /scim/v2
+ * (src/api/scim_meta.c). */
+extern const struct http_error_dialect api_error_dialects[];
+extern const size_t api_error_dialects_count;
 
 /* Shared helpers (src/api/common.c). */
 
@@ -94,7 +120,8 @@ struct api_shape {
     size_t n;
 };
 extern const struct api_shape api_user_shape, api_apikey_shape, api_allocation_shape,
-    api_rule_shape, api_session_shape, api_event_shape, api_usage_point_shape;
+    api_rule_shape, api_session_shape, api_event_shape, api_usage_point_shape,
+    api_idle_policy_shape, api_idle_candidate_shape;
 extern const struct api_shape api_webhook_shape, api_delivery_shape;
 
 /* The object of row `row` whose columns start at `col`: as jansson, and as

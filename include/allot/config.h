@@ -44,6 +44,7 @@ struct config {
     int64_t webhook_retry_max;   /* seconds: the cap of the wait */
     int64_t webhook_max_attempts;
     int64_t webhook_retention;   /* seconds finished deliveries are kept */
+    char *scim_directory;        /* the user directory of /scim/v2's users */
 };
 
 /* Where values come from: getenv in allotd, a table in tests. */

@@ -24,6 +24,7 @@ enum {
     ROLE_ADMIN = 1u << 0,
     ROLE_AUDITOR = 1u << 1,
     ROLE_PROXY = 1u << 2,
+    ROLE_SCIM = 1u << 3, /* a directory's provisioning client: /scim/v2 only */
 };
 #define ROLE_PUBLIC 0u /* no key needed */
 #define ROLE_ANY (ROLE_ADMIN | ROLE_AUDITOR | ROLE_PROXY)
@@ -54,7 +55,7 @@ struct http_route {
     bool needs_body;     /* the route reads a JSON body */
 };
 
-/* Role names: "admin", "auditor", "proxy"; 0 when unknown. */
+/* Role names: "admin", "auditor", "proxy", "scim"; 0 when unknown. */
 const char *http_role_name(unsigned role);
 unsigned http_role_parse(const char *name);
 
@@ -64,12 +65,25 @@ enum http_auth { HTTP_AUTH_OK, HTTP_AUTH_UNKNOWN, HTTP_AUTH_UNAVAILABLE };
 typedef enum http_auth (*http_authenticate_fn)(struct app *a, const char *secret,
                                                unsigned *role, char key_id[HTTP_KEY_ID_LEN]);
 
+/* Errors of the paths under a prefix answered in another shape (SCIM's,
+ * RFC 7644 section 3.12): shape_steal turns allot's error body (errorType,
+ * message, statusCode, corrId, field and the extra members) into the
+ * dialect's; content_type is its media type.  Successes are the handlers'. */
+struct http_error_dialect {
+    const char *prefix; /* "/scim/v2": that path and everything under it */
+    const char *content_type;
+    json_t *(*shape_steal)(json_t *body);
+};
+
 /* What a server serves: its route table and how it knows a key (the api
- * layer gives both: api_routes and auth_check). */
+ * layer gives both: api_routes and auth_check), and the error dialects of
+ * some paths (may be NULL). */
 struct http_service {
     const struct http_route *routes;
     size_t nroutes;
     http_authenticate_fn authenticate;
+    const struct http_error_dialect *dialects;
+    size_t ndialects;
 };
 
 enum route_match {

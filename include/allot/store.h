@@ -164,6 +164,63 @@ enum db_status db_webhook_deliveries(struct db_pool *p, const char *id,
 /* engine.webhook_check: *fired = events written. */
 enum db_status db_webhook_check(struct db_pool *p, const char *now, const char *retention,
                                 int *fired);
+/* ---- SCIM provisioning (src/db/scim.c) --------------------------------------
+ * Users and groups of the SCIM directory `dir` (ALLOT_SCIM_DIRECTORY).  The
+ * decisions answer a row (outcome, resource as SCIM JSON); reads answer
+ * ("ok", resource, version); lists one row (total, JSON array of a page). */
+struct scim_user_write {
+    const char *id;          /* NULL: create */
+    const char *user_name, *external_id, *display; /* external_id, display may be NULL */
+    bool active;
+    const char *attrs_json;  /* the other attributes, a JSON object */
+    const char *version;     /* NULL: write whatever the version (PUT) */
+};
+enum db_status db_scim_user_save(struct db_pool *p, const char *dir,
+                                 const struct scim_user_write *w, const char *now, PGresult **out);
+enum db_status db_scim_user_get(struct db_pool *p, const char *dir, const char *id, PGresult **out);
+enum db_status db_scim_user_delete(struct db_pool *p, const char *dir, const char *id,
+                                   const char *now, PGresult **out);
+/* Filters may be NULL; offset from 0; limit 0: only the total. */
+enum db_status db_scim_user_list(struct db_pool *p, const char *dir, const char *id,
+                                 const char *user_name, const char *external_id, long offset,
+                                 long limit, PGresult **out);
+struct scim_group_write {
+    const char *id;           /* NULL: create */
+    const char *display;      /* NULL: unchanged */
+    bool set_external;
+    const char *external_id;  /* NULL: none */
+    const char *members;      /* PostgreSQL uuid[] literals, or NULL */
+    const char *add, *remove;
+};
+enum db_status db_scim_group_save(struct db_pool *p, const char *dir,
+                                  const struct scim_group_write *w, const char *now,
+                                  PGresult **out);
+enum db_status db_scim_group_get(struct db_pool *p, const char *dir, const char *id,
+                                 bool members, PGresult **out);
+enum db_status db_scim_group_delete(struct db_pool *p, const char *dir, const char *id,
+                                    const char *now, PGresult **out);
+enum db_status db_scim_group_list(struct db_pool *p, const char *dir, const char *id,
+                                  const char *display, const char *external_id, bool members,
+                                  long offset, long limit, PGresult **out);
+
+/* ---- idle release (src/db/idle_release.c) ------------------------------------
+ * A policy: (outcome, type, enabled, idleDays, exempt groups, directories,
+ * users (JSON), modified_at). */
+enum db_status db_idle_policy_get(struct db_pool *p, const char *type, PGresult **out);
+enum db_status db_idle_policy_list(struct db_pool *p, PGresult **out);
+/* groups, dirs: JSON arrays of strings; users: a JSON array of
+ * {"userDirectory", "userId"}. */
+enum db_status db_idle_policy_save(struct db_pool *p, const char *type, bool enabled,
+                                   const char *days, const char *groups, const char *dirs,
+                                   const char *users, const char *now, PGresult **out);
+/* The dry run: rows of an allocation (outcome first), then idleSince and
+ * the total. */
+enum db_status db_idle_release_preview(struct db_pool *p, const char *type, const char *now,
+                                       const char *limit, PGresult **out);
+/* The reaper: releases what the enabled policy of type releases now, at
+ * most limit; *released = how many. */
+enum db_status db_idle_release(struct db_pool *p, const char *type, const char *now,
+                               const char *limit, int *released);
 
 /* ---- helpers (src/db/common.c) --------------------------------------------- */
 /* The keyset parameters of a list statement: the position after which to

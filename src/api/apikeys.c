@@ -21,7 +21,7 @@ void api_apikeys_create(struct http_request *r)
         return;
     const char *role = json_string_value(v[1]);
     if (http_role_parse(role) == 0) {
-        http_reply_error(r, HTTP_ERR_BAD_REQUEST, "role", "role must be admin, auditor or proxy");
+        http_reply_error(r, HTTP_ERR_BAD_REQUEST, "role", "role must be admin, auditor, proxy or scim");
         return;
     }
     char secret[64], lookup[17], hash_hex[65];

@@ -50,6 +50,19 @@ static const struct api_field usage_point_fields[] = {
     F("peakConcurrentSessions", API_INT), F("capacityMinutes", API_INT),
     F("capacityMinutesMonthToDate", API_INT),
 };
+/* An idle-release policy (sql/idle_release.sql), and an allocation its dry
+ * run lists: the allocation, and since when it is idle. */
+static const struct api_field idle_policy_fields[] = {
+    F("type", API_TEXT), F("enabled", API_BOOL), F("idleDays", API_INT),
+    F("exempt.groups", API_JSON), F("exempt.userDirectories", API_JSON),
+    F("exempt.users", API_JSON), F("modifiedAt", API_TIME),
+};
+static const struct api_field idle_candidate_fields[] = {
+    F("id", API_TEXT), F("type", API_TEXT), F("user.id", API_TEXT),
+    F("user.userDirectory", API_TEXT), F("user.userId", API_TEXT), F("user.deleted", API_BOOL),
+    F("createdAt", API_TIME), F("lastUsed", API_TIME), F("quarantined", API_BOOL),
+    F("quarantineEnd", API_TIME), F("ruleId", API_TEXT), F("idleSince", API_TIME),
+};
 
 /* A webhook subscription (never its secret), and an attempt of its
  * delivery log (src/db/webhooks.c). */
@@ -66,6 +79,8 @@ static const struct api_field delivery_fields[] = {
 };
 
 #define SHAPE(f) {f, sizeof f / sizeof f[0]}
+const struct api_shape api_idle_policy_shape = SHAPE(idle_policy_fields);
+const struct api_shape api_idle_candidate_shape = SHAPE(idle_candidate_fields);
 const struct api_shape api_user_shape = SHAPE(user_fields);
 const struct api_shape api_apikey_shape = SHAPE(apikey_fields);
 const struct api_shape api_allocation_shape = SHAPE(allocation_fields);

@@ -52,6 +52,32 @@ const struct http_route api_routes[] = {
     {"POST", "/webhooks/{id}/actions/test", api_webhooks_test, ROLE_ADMIN, false},
     {"GET", "/webhooks/{id}/deliveries", api_webhooks_deliveries, ROLE_READ, false},
 
+    /* The release of idle allocations (issue 10). */
+    {"GET", "/allocations/idle-release", api_idle_release_list, ROLE_READ, false},
+    {"GET", "/allocations/idle-release/{type}", api_idle_release_get, ROLE_READ, false},
+    {"PUT", "/allocations/idle-release/{type}", api_idle_release_put, ROLE_ADMIN, true},
+    {"GET", "/allocations/idle-release/{type}/preview", api_idle_release_preview, ROLE_READ, false},
+
+    /* SCIM 2.0 provisioning: the scim role's only paths (and admin's). */
+    {"GET", "/scim/v2/Users", api_scim_users_list, ROLE_SCIM | ROLE_ADMIN, false},
+    {"POST", "/scim/v2/Users", api_scim_users_create, ROLE_SCIM | ROLE_ADMIN, true},
+    {"GET", "/scim/v2/Users/{id}", api_scim_users_get, ROLE_SCIM | ROLE_ADMIN, false},
+    {"PUT", "/scim/v2/Users/{id}", api_scim_users_replace, ROLE_SCIM | ROLE_ADMIN, true},
+    {"PATCH", "/scim/v2/Users/{id}", api_scim_users_patch, ROLE_SCIM | ROLE_ADMIN, true},
+    {"DELETE", "/scim/v2/Users/{id}", api_scim_users_delete, ROLE_SCIM | ROLE_ADMIN, false},
+    {"GET", "/scim/v2/Groups", api_scim_groups_list, ROLE_SCIM | ROLE_ADMIN, false},
+    {"POST", "/scim/v2/Groups", api_scim_groups_create, ROLE_SCIM | ROLE_ADMIN, true},
+    {"GET", "/scim/v2/Groups/{id}", api_scim_groups_get, ROLE_SCIM | ROLE_ADMIN, false},
+    {"PUT", "/scim/v2/Groups/{id}", api_scim_groups_replace, ROLE_SCIM | ROLE_ADMIN, true},
+    {"PATCH", "/scim/v2/Groups/{id}", api_scim_groups_patch, ROLE_SCIM | ROLE_ADMIN, true},
+    {"DELETE", "/scim/v2/Groups/{id}", api_scim_groups_delete, ROLE_SCIM | ROLE_ADMIN, false},
+    {"GET", "/scim/v2/ServiceProviderConfig", api_scim_service_provider_config,
+     ROLE_SCIM | ROLE_ADMIN, false},
+    {"GET", "/scim/v2/ResourceTypes", api_scim_resource_types, ROLE_SCIM | ROLE_ADMIN, false},
+    {"GET", "/scim/v2/ResourceTypes/{id}", api_scim_resource_type, ROLE_SCIM | ROLE_ADMIN, false},
+    {"GET", "/scim/v2/Schemas", api_scim_schemas, ROLE_SCIM | ROLE_ADMIN, false},
+    {"GET", "/scim/v2/Schemas/{id}", api_scim_schema, ROLE_SCIM | ROLE_ADMIN, false},
+
     /* The admin console: its assets need no key (it signs in with one). */
     {"GET", "/console", api_console, ROLE_PUBLIC, false},
     {"GET", "/console/{path*}", api_console, ROLE_PUBLIC, false},

@@ -159,8 +159,9 @@ void api_sessions_events(struct http_request *r)
     f.from = from.given ? from.pg : NULL;
     f.to = to.given ? to.pg : NULL;
     if (f.kind != NULL && strcmp(f.kind, "grant") != 0 && strcmp(f.kind, "refusal") != 0 &&
-        strcmp(f.kind, "end") != 0) {
-        http_reply_error(r, HTTP_ERR_BAD_REQUEST, "kind", "kind must be grant, refusal or end");
+        strcmp(f.kind, "end") != 0 && strcmp(f.kind, "release") != 0) {
+        http_reply_error(r, HTTP_ERR_BAD_REQUEST, "kind",
+                         "kind must be grant, refusal, end or release");
         return;
     }
     struct db_page page;

@@ -105,6 +105,9 @@ static const struct var vars[] = {
      "attempts at a webhook delivery before it is given up (logged as failed)"},
     {"ALLOT_WEBHOOK_RETENTION", K_DURATION, "30d", 1, 3660 * 86400, OFF(webhook_retention),
      "finished webhook deliveries and their log are kept this long"},
+    {"ALLOT_SCIM_DIRECTORY", K_STRING, "SCIM", 1, 255, OFF(scim_directory),
+     "the user directory of the users that SCIM provisioning (/scim/v2) makes and sees: their "
+     "userName is their userId in it (name it as the hub names the directory)"},
 };
 
 static bool parse_int(const char *text, int64_t *out)
@@ -265,6 +268,7 @@ void config_free(struct config *c)
     free(c->tls_key);
     free(c->log_level);
     free(c->console_dir);
+    free(c->scim_directory);
     memset(c, 0, sizeof *c);
 }
 

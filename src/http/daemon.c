@@ -53,6 +53,18 @@ void http_new_corr_id(char out[33])
     core_hex(raw, sizeof raw, out);
 }
 
+/* The error dialect of a path: the first whose prefix is the path or a
+ * segment-wise prefix of it ("/scim/v2", "/scim/v2/Users"; not "/scim/v2x"). */
+static const struct http_error_dialect *dialect_of(const struct http_service *s, const char *path)
+{
+    for (size_t i = 0; i < s->ndialects; i++) {
+        size_t n = strlen(s->dialects[i].prefix);
+        if (strncmp(path, s->dialects[i].prefix, n) == 0 && (path[n] == '\0' || path[n] == '/'))
+            return &s->dialects[i];
+    }
+    return NULL;
+}
+
 /* A client's correlation id is kept when it is short and plain. */
 static bool corr_id_ok(const char *id)
 {
@@ -68,6 +80,8 @@ static bool corr_id_ok(const char *id)
     return true;
 }
 
+/* application/json, or SCIM's application/scim+json (RFC 7644 section 3.1),
+ * with parameters or none. */
 static bool is_json_type(const char *ct)
 {
     if (ct == NULL)
@@ -75,9 +89,13 @@ static bool is_json_type(const char *ct)
     while (*ct == ' ')
         ct++;
     size_t n = strlen("application/json");
-    if (strncasecmp(ct, "application/json", n) != 0)
+    size_t scim = strlen("application/scim+json");
+    if (strncasecmp(ct, "application/json", n) == 0)
+        ct += n;
+    else if (strncasecmp(ct, "application/scim+json", scim) == 0)
+        ct += scim;
+    else
         return false;
-    ct += n;
     while (*ct == ' ')
         ct++;
     return *ct == '\0' || *ct == ';';
@@ -155,7 +173,8 @@ static bool begin(struct http_request *r)
     if (r->route->needs_body && r->has_body &&
         !is_json_type(http_header(r, MHD_HTTP_HEADER_CONTENT_TYPE))) {
         http_reply_error(r, HTTP_ERR_UNSUPPORTED_MEDIA_TYPE, NULL,
-                         "The body must be JSON (Content-Type: application/json)");
+                         "The body must be JSON (Content-Type: application/json or "
+                         "application/scim+json)");
         return false;
     }
     return true;
@@ -269,6 +288,7 @@ static enum MHD_Result start(struct http_request *r, const char *url, const char
     r->path = url;
     http_log_escape(method, r->log_method, sizeof r->log_method);
     http_log_escape(url, r->log_path, sizeof r->log_path);
+    r->dialect = dialect_of(&r->server->service, url);
     const char *given =
         MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Correlation-Id");
     if (given != NULL && corr_id_ok(given))

@@ -54,6 +54,7 @@ struct http_request {
     } headers[HTTP_MAX_EXTRA_HEADERS];
     size_t nheaders;
     const char *error_type; /* for the access log line */
+    const struct http_error_dialect *dialect; /* errors in another shape, or NULL */
 };
 
 /* Client text (a method, a path) as a log shows it: valid UTF-8 but control

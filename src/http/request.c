@@ -153,6 +153,15 @@ void http_reply_error_extra_steal(struct http_request *r, enum http_error e,
     }
     if (info->status == 503)
         http_add_header(r, "Retry-After", "2");
+    const char *type = "application/json";
+    if (r->dialect != NULL) {
+        type = r->dialect->content_type;
+        json_t *shaped = r->dialect->shape_steal(json_deep_copy(body));
+        if (shaped != NULL) {
+            json_decref(body);
+            body = shaped;
+        }
+    }
     r->error_type = info->type;
     /* The model product's line for a refusal: errorType, statusCode, errorMessage. */
     log_with(info->status >= 500 ? LOG_WARN : LOG_INFO, r->corr_id,
@@ -163,7 +172,7 @@ void http_reply_error_extra_steal(struct http_request *r, enum http_error e,
     json_decref(body);
     if (text == NULL)
         text = strdup("{\"errorType\":\"LICENSES-Internal\",\"statusCode\":500}");
-    set_reply(r, info->status, text, text ? strlen(text) : 0, "application/json");
+    set_reply(r, info->status, text, text ? strlen(text) : 0, type);
 }
 
 void http_reply_error(struct http_request *r, enum http_error e, const char *field,

@@ -117,6 +117,7 @@ const char *http_role_name(unsigned role)
     case ROLE_ADMIN: return "admin";
     case ROLE_AUDITOR: return "auditor";
     case ROLE_PROXY: return "proxy";
+    case ROLE_SCIM: return "scim";
     default: return "unknown";
     }
 }
@@ -126,5 +127,6 @@ unsigned http_role_parse(const char *name)
     if (strcmp(name, "admin") == 0) return ROLE_ADMIN;
     if (strcmp(name, "auditor") == 0) return ROLE_AUDITOR;
     if (strcmp(name, "proxy") == 0) return ROLE_PROXY;
+    if (strcmp(name, "scim") == 0) return ROLE_SCIM;
     return 0;
 }

@@ -2,7 +2,8 @@
  * so a crashed client never holds a pass for ever.  Every instance runs it;
  * the statement skips rows another instance is ending.
  *
- * On the same tick it rolls the audit trail up into the hourly and daily
+ * On the same tick it applies the idle-release policies (release_idle) and
+ * rolls the audit trail up into the hourly and daily
  * usage aggregates (sql/usage_rollup.sql), up to a lag that covers every way
  * an event can be committed after its time: the clocks of the instances (a
  * 5 minute allowance), a statement that waits up to
@@ -56,6 +57,34 @@ static bool roll_up(struct app *a)
     return rolled > 0;
 }
 
+/* The release of idle allocations (sql/idle_release.sql): each enabled
+ * policy releases at most IDLE_RELEASE_BATCH allocations a tick, so that one
+ * transaction stays short; true when a policy had more to release. */
+#define IDLE_RELEASE_BATCH 500
+
+static bool release_idle(struct app *a, const char *now)
+{
+    static const char *const types[] = {"professional", "analyzer"};
+    char limit[16];
+    snprintf(limit, sizeof limit, "%d", IDLE_RELEASE_BATCH);
+    bool more = false;
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        int released = 0;
+        enum db_status s = db_idle_release(a->pool, types[i], now, limit, &released);
+        if (s != DB_OK) {
+            if (s != DB_UNAVAILABLE)
+                log_warn(NULL, "the release of idle %s allocations failed (status %d)", types[i],
+                         (int)s);
+            continue;
+        }
+        if (released > 0) /* (GET /license hears of it by NOTIFY allot_license) */
+            log_info(NULL, "released %d idle %s allocations (the audit trail has each, kind "
+                     "release)", released, types[i]);
+        more |= released == IDLE_RELEASE_BATCH;
+    }
+    return more;
+}
+
 static int64_t reap(struct app *a, void *arg)
 {
     (void)arg;
@@ -68,7 +97,8 @@ static int64_t reap(struct app *a, void *arg)
         log_info(NULL, "ended %d idle sessions", ended);
     else if (s != DB_OK && s != DB_UNAVAILABLE)
         log_warn(NULL, "the reaper failed (status %d)", (int)s);
-    return roll_up(a) ? CATCH_UP_DELAY_MS : 0;
+    bool more = release_idle(a, now);
+    return roll_up(a) || more ? CATCH_UP_DELAY_MS : 0;
 }
 
 struct job *reaper_start(struct app *a)

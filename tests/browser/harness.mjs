@@ -189,7 +189,9 @@ export function dropDatabase(db) {
 // ---- the site: authority + allotd -----------------------------------------------
 
 export class Site {
-  constructor() {
+  // extraEnv: more variables for allotd (e.g. ALLOT_REAPER_INTERVAL).
+  constructor(extraEnv = {}) {
+    this.extraEnv = extraEnv;
     this.dir = mkdtempSync(join(tmpdir(), 'allot-browser-'));
     this.keyPath = join(this.dir, 'authority.key');
     this.pubPath = join(this.dir, 'authority.pub');
@@ -218,6 +220,7 @@ export class Site {
       ALLOT_SYNC_TIMEOUT: '3s',
       ALLOT_THREADS: '4',
       ALLOT_DB_POOL_SIZE: '4',
+      ...this.extraEnv,
     }, this.allotdLog);
     await until('allotd to be ready with its admin key', async () => {
       if (this.allotd.exitCode !== null) throw new Error(`allotd exited (${this.allotd.exitCode}); log ${this.allotdLog}`);

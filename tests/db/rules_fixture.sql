@@ -244,3 +244,47 @@ CREATE FUNCTION t.counters() RETURNS text LANGUAGE sql STABLE
           FROM users u
          WHERE u.sessions_active <> (SELECT count(*) FROM sessions s
                                       WHERE s.user_ref = u.id AND s.ended_at IS NULL)) d);
+
+-- ---- SCIM provisioning and idle release (issue 10) ---------------------------
+-- A SCIM reply: outcome, userName or displayName, "inactive", the members.
+CREATE FUNCTION t.show(r engine.scim_reply) RETURNS text LANGUAGE sql STABLE
+    RETURN concat_ws(' ', r.outcome, coalesce(r.resource ->> 'userName', r.resource ->> 'displayName'),
+                     CASE WHEN (r.resource ->> 'active')::boolean IS FALSE THEN 'inactive' END,
+                     CASE WHEN r.resource ? 'members'
+                          THEN 'members ' || coalesce((SELECT string_agg(m ->> 'display', ',' ORDER BY m ->> 'display')
+                                                         FROM jsonb_array_elements(r.resource -> 'members') m), '-') END);
+
+-- A user of the SCIM directory CORP, as POST /scim/v2/Users makes one.
+CREATE FUNCTION t.scim_user(p_name text, p_external text DEFAULT NULL, p_at double precision DEFAULT 0)
+RETURNS engine.scim_reply LANGUAGE sql AS $$
+    SELECT engine.scim_user_save(NULL, 'CORP', p_name, p_external, true, NULL, '{}', NULL, t.at(p_at))
+$$;
+
+CREATE FUNCTION t.g(p_name text) RETURNS uuid LANGUAGE sql STABLE
+    RETURN (SELECT id FROM scim_groups WHERE display_name = p_name);
+
+-- Ids of users by name, for member lists.
+CREATE FUNCTION t.uids(VARIADIC p_names text[]) RETURNS uuid[] LANGUAGE sql STABLE
+    RETURN ARRAY(SELECT id FROM users WHERE user_id = ANY (p_names) ORDER BY user_id);
+
+-- Users and their groups: "ann {Sales}, bob {}", by name.
+CREATE FUNCTION t.groups() RETURNS text LANGUAGE sql STABLE
+    RETURN (SELECT coalesce(string_agg(u.user_id || ' ' || u.groups::text
+                                       || CASE WHEN NOT u.active THEN ' inactive' ELSE '' END,
+                                       ', ' ORDER BY u.user_id), '')
+              FROM users u);
+
+-- The dry run of an idle-release policy: "ann +0, bob +100 (2)".
+CREATE FUNCTION t.preview(p_type text, p_at double precision) RETURNS text LANGUAGE sql STABLE
+    RETURN (SELECT coalesce(string_agg((r.reply).user_id || ' ' || t.rel(r.idle_since), ', '
+                                       ORDER BY r.idle_since, (r.reply).user_id)
+                            || ' (' || max(r.total) || ')', '')
+              FROM engine.idle_release_preview(p_type, t.at(p_at), 100) r);
+
+-- An idle-release policy set as PUT /allocations/idle-release/{type} does.
+CREATE FUNCTION t.policy(p_type text, p_enabled boolean, p_days integer,
+                         p_groups text[] DEFAULT '{}', p_dirs text[] DEFAULT '{}',
+                         p_users jsonb DEFAULT '[]')
+RETURNS engine.outcome LANGUAGE sql AS $$
+    SELECT (engine.idle_policy_save(p_type, p_enabled, p_days, p_groups, p_dirs, p_users, t.at(0))).outcome
+$$;

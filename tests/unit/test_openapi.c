@@ -280,6 +280,7 @@ static void add_role(const char *item, int line, void *ctx)
     unsigned bit = strcmp(item, "admin") == 0     ? ROLE_ADMIN
                    : strcmp(item, "auditor") == 0 ? ROLE_AUDITOR
                    : strcmp(item, "proxy") == 0   ? ROLE_PROXY
+                   : strcmp(item, "scim") == 0    ? ROLE_SCIM
                                                   : 0;
     if (bit == 0)
         problem(line, "x-allot-roles: unknown role \"%s\"", item);
@@ -662,11 +663,14 @@ static void read_document(void)
 
 static const char *roles_text(unsigned roles, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "[%s%s%s%s%s]", roles & ROLE_ADMIN ? "admin" : "",
-             (roles & ROLE_ADMIN) && (roles & (ROLE_AUDITOR | ROLE_PROXY)) ? ", " : "",
-             roles & ROLE_AUDITOR ? "auditor" : "",
-             (roles & ROLE_AUDITOR) && (roles & ROLE_PROXY) ? ", " : "",
-             roles & ROLE_PROXY ? "proxy" : "");
+    static const unsigned bits[] = {ROLE_ADMIN, ROLE_AUDITOR, ROLE_PROXY, ROLE_SCIM};
+    size_t n = (size_t)snprintf(buf, cap, "[");
+    for (size_t i = 0; i < sizeof bits / sizeof bits[0] && n < cap; i++)
+        if (roles & bits[i])
+            n += (size_t)snprintf(buf + n, cap - n, "%s%s", n > 1 ? ", " : "",
+                                  http_role_name(bits[i]));
+    if (n < cap)
+        snprintf(buf + n, cap - n, "]");
     return buf;
 }
 

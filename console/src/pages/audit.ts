@@ -14,7 +14,7 @@ export function render(ctx: PageContext): HTMLElement {
   const fromIn = input({ type: 'datetime-local', name: 'from', value: isoToLocalInput(q.get('from')) });
   const toIn = input({ type: 'datetime-local', name: 'to', value: isoToLocalInput(q.get('to')) });
   const userIn = input({ name: 'user', value: q.get('user') ?? '', placeholder: 'CORP\\alice' });
-  const kindSel = select([['', 'All'], ['grant', 'Grants'], ['refusal', 'Refusals'], ['end', 'Ends']], q.get('kind') ?? '');
+  const kindSel = select([['', 'All'], ['grant', 'Grants'], ['refusal', 'Refusals'], ['end', 'Ends'], ['release', 'Idle releases']], q.get('kind') ?? '');
   const resultSel = select([['', 'All'], ...RESULT_CODES.map((c): [string, string] => [c, `${resultLabel(c)} (${c})`])], q.get('resultCode') ?? '');
   const note = h('div', { 'aria-live': 'polite' });
   let params: Record<string, string | undefined> = {};
@@ -28,7 +28,7 @@ export function render(ctx: PageContext): HTMLElement {
       { label: 'Time', value: (e) => e.at, render: (e) => fmtTime(e.at) },
       {
         label: 'Event', value: (e) => e.kind,
-        render: (e) => badge(e.kind === 'grant' ? 'granted' : e.kind === 'refusal' ? 'refused' : 'ended', e.kind === 'grant' ? 'ok' : e.kind === 'refusal' ? 'bad' : 'neutral'),
+        render: (e) => badge(e.kind === 'grant' ? 'granted' : e.kind === 'refusal' ? 'refused' : e.kind === 'release' ? 'released' : 'ended', e.kind === 'grant' ? 'ok' : e.kind === 'refusal' ? 'bad' : 'neutral'),
       },
       { label: 'User', value: (e) => userLabel(e.user) },
       { label: 'Access type', value: (e) => accessLabel(e.accessType) },

@@ -29,6 +29,18 @@ async function roleOf(key: string): Promise<Role> {
   } catch {
     proxy = false;
   }
+  let scim = false;
+  if (!proxy) {
+    try {
+      await api('GET', '/scim/v2/ServiceProviderConfig', undefined, { key });
+      scim = true;
+    } catch {
+      scim = false;
+    }
+  }
+  if (scim) {
+    throw new RoleRefused('This is a SCIM key: it belongs to a directory’s provisioning (Entra ID, Okta) and reaches /scim/v2 only. Sign in with an admin key to manage allot, or with an auditor key to look without changing anything.');
+  }
   throw new RoleRefused(proxy
     ? 'This is a proxy key: it belongs to the hub’s front end, which starts and ends sessions, and it cannot read the license or change anything. Sign in with an admin key to manage allot, or with an auditor key to look without changing anything.'
     : 'This key’s role cannot use the console. Sign in with an admin key, or with an auditor key to look without changing anything.');
