@@ -125,6 +125,10 @@ enum db_status db_reap(struct db_pool *p, const char *now, const char *idle_seco
  * whose aggregates it wrote (0: nothing to do, or another instance is at it). */
 enum db_status db_usage_rollup(struct db_pool *p, const char *now, const char *lag_seconds,
                                const char *max_hours, const char *max_events, int *hours);
+/* Removes at most batch rows of each kind of history older than
+ * retention_seconds (sql/retention.sql); *removed = rows removed. */
+enum db_status db_retention_purge(struct db_pool *p, const char *now,
+                                  const char *retention_seconds, const char *batch, int *removed);
 /* engine.usage_report: one row per step of [from, to) (whole steps): "ok",
  * start, sessions started (JSON), refusals (JSON), peak concurrent sessions,
  * capacity minutes, capacity minutes month to date, the month's pool; or one
