@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "allot/buf.h"
 #include "allot/db.h"
@@ -181,6 +182,14 @@ typedef enum db_status (*api_id_call)(struct db_pool *p, const char *id, const c
                                       PGresult **out);
 void api_id_decision(struct http_request *r, api_id_call call, enum api_outcome empty_on,
                      unsigned ok_status, const struct api_shape *shape, bool changes_license);
+
+/* ---- allotd export-events (src/api/export.c) ---------------------------------- */
+/* Writes the audit trail at or after from and before to (RFC 3339 texts, or
+ * NULL: unbounded) to out as JSON Lines, oldest first; *lines = the events
+ * written.  0 when all were written, else 1 with the reason in err. */
+struct db_pool;
+int api_export_events(struct db_pool *p, const char *from, const char *to, FILE *out,
+                      long long *lines, char *err, size_t errlen);
 
 /* ---- the license (src/api/license.c) ---------------------------------------- */
 
