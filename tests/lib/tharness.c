@@ -490,6 +490,13 @@ static void redirect(int fd, const char *path)
 int th_allotd_run(const char *arg, const char *const *env, const char *out_path,
                   const char *err_path, int timeout_s)
 {
+    const char *const args[] = {arg, NULL};
+    return th_allotd_runv(args, env, out_path, err_path, timeout_s);
+}
+
+int th_allotd_runv(const char *const *args, const char *const *env, const char *out_path,
+                   const char *err_path, int timeout_s)
+{
     fflush(stdout);
     pid_t pid = fork();
     if (pid < 0)
@@ -507,7 +514,10 @@ int th_allotd_run(const char *arg, const char *const *env, const char *out_path,
         }
         redirect(1, out_path);
         redirect(2, err_path);
-        execl(allotd_path(), "allotd", arg, (char *)NULL);
+        char *argv[16] = {(char *)"allotd"};
+        for (size_t i = 0; args != NULL && args[i] != NULL && i < 14; i++)
+            argv[i + 1] = (char *)args[i];
+        execv(allotd_path(), argv);
         _exit(127);
     }
     int status = 0;

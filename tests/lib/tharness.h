@@ -111,6 +111,9 @@ const char *th_str(const struct th_resp *r, const char *member);
  * Returns the exit status, -1 when killed (by a signal or the timeout). */
 int th_allotd_run(const char *arg, const char *const *env, const char *out_path,
                   const char *err_path, int timeout_s);
+/* th_allotd_run with several arguments (NULL-terminated, at most 14). */
+int th_allotd_runv(const char *const *args, const char *const *env, const char *out_path,
+                   const char *err_path, int timeout_s);
 /* The whole file as a malloc'd string, or NULL when it cannot be read. */
 char *th_file_text(const char *path);
 
