@@ -48,74 +48,98 @@ static void ts(const char *mmdd_hhmm, char out[48])
     snprintf(out, 48, "'" YEAR "%.11s:00Z'", mmdd_hhmm);
 }
 
-/* Events, ';'-separated: "MM-DD HH:MM grant TYPE", "... refusal CODE",
- * "... end" (a session's end). */
-static bool add_events(const char *spec)
+/* Calls one(item, when) for each ';'-separated item of spec ("MM-DD HH:MM
+ * ..."), leading spaces skipped, when its time as a timestamptz literal;
+ * false as soon as one does. */
+static bool each_item(const char *spec, bool (*one)(const char *item, const char *when))
 {
     char copy[2048];
     snprintf(copy, sizeof copy, "%s", spec ? spec : "");
     for (char *save = NULL, *e = strtok_r(copy, ";", &save); e != NULL; e = strtok_r(NULL, ";", &save)) {
         while (*e == ' ')
             e++;
-        char when[48], kind[16] = "", key[64] = "";
-        if (sscanf(e + 12, "%15s %63s", kind, key) < 1)
-            return false;
+        char when[48];
         ts(e, when);
-        char sql[512];
-        snprintf(sql, sizeof sql,
-                 "INSERT INTO session_events (id, at, kind, session_id, user_directory, user_id,"
-                 " access_type, result_code) VALUES (gen_random_uuid(), %s, '%s', gen_random_uuid(),"
-                 " 'CORP', 'u', %s%s%s, '%s')",
-                 when, kind, strcmp(kind, "grant") == 0 ? "'" : "",
-                 strcmp(kind, "grant") == 0 ? key : "NULL", strcmp(kind, "grant") == 0 ? "'" : "",
-                 strcmp(kind, "refusal") == 0 ? key : "Ok");
-        if (!run(sql))
+        if (!one(e, when))
             return false;
     }
     return true;
 }
 
-/* Capacity charges, ';'-separated: "MM-DD HH:MM MINUTES". */
+/* Events: "MM-DD HH:MM grant TYPE", "... refusal CODE", "... end" (a
+ * session's end). */
+static bool add_event(const char *e, const char *when)
+{
+    char kind[16] = "", key[64] = "";
+    if (sscanf(e + 12, "%15s %63s", kind, key) < 1)
+        return false;
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO session_events (id, at, kind, session_id, user_directory, user_id,"
+             " access_type, result_code) VALUES (gen_random_uuid(), %s, '%s', gen_random_uuid(),"
+             " 'CORP', 'u', %s%s%s, '%s')",
+             when, kind, strcmp(kind, "grant") == 0 ? "'" : "",
+             strcmp(kind, "grant") == 0 ? key : "NULL", strcmp(kind, "grant") == 0 ? "'" : "",
+             strcmp(kind, "refusal") == 0 ? key : "Ok");
+    return run(sql);
+}
+
+static bool add_events(const char *spec)
+{
+    return each_item(spec, add_event);
+}
+
+/* Capacity charges: "MM-DD HH:MM MINUTES". */
+static bool add_charge(const char *e, const char *when)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO capacity_hours AS c (hour, minutes) VALUES (engine.hour_of(%s), %ld)"
+             " ON CONFLICT (hour) DO UPDATE SET minutes = c.minutes + EXCLUDED.minutes",
+             when, strtol(e + 12, NULL, 10));
+    return run(sql);
+}
+
 static bool add_capacity(const char *spec)
 {
-    char copy[512];
-    snprintf(copy, sizeof copy, "%s", spec ? spec : "");
-    for (char *save = NULL, *e = strtok_r(copy, ";", &save); e != NULL; e = strtok_r(NULL, ";", &save)) {
-        while (*e == ' ')
-            e++;
-        char when[48], sql[256];
-        ts(e, when);
-        snprintf(sql, sizeof sql,
-                 "INSERT INTO capacity_hours AS c (hour, minutes) VALUES (engine.hour_of(%s), %ld)"
-                 " ON CONFLICT (hour) DO UPDATE SET minutes = c.minutes + EXCLUDED.minutes",
-                 when, strtol(e + 12, NULL, 10));
-        if (!run(sql))
-            return false;
-    }
-    return true;
+    return each_item(spec, add_charge);
 }
 
-/* Sessions, ';'-separated: "MM-DD HH:MM active", "MM-DD HH:MM ended" or
- * "MM-DD HH:MM lingering" (ended, still holding its slot: live). */
+/* Sessions: "MM-DD HH:MM active", "MM-DD HH:MM ended" or "MM-DD HH:MM
+ * lingering" (ended, still holding its slot: live). */
+static bool add_session(const char *e, const char *when)
+{
+    bool active = strstr(e + 12, "active") != NULL;
+    bool lingering = strstr(e + 12, "lingering") != NULL;
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO sessions (user_directory, user_id, access_type, started_at,"
+             " last_activity, ended_at, live) VALUES ('CORP', 'u', 'professional', %s, %s, %s, %s)",
+             when, when, active ? "NULL" : when, active || lingering ? "true" : "false");
+    return run(sql);
+}
+
 static bool add_sessions(const char *spec)
 {
-    char copy[512];
-    snprintf(copy, sizeof copy, "%s", spec ? spec : "");
-    for (char *save = NULL, *e = strtok_r(copy, ";", &save); e != NULL; e = strtok_r(NULL, ";", &save)) {
-        while (*e == ' ')
-            e++;
-        char when[48], sql[512];
-        ts(e, when);
-        bool active = strstr(e + 12, "active") != NULL;
-        bool lingering = strstr(e + 12, "lingering") != NULL; /* ended, still holding a slot */
-        snprintf(sql, sizeof sql,
-                 "INSERT INTO sessions (user_directory, user_id, access_type, started_at,"
-                 " last_activity, ended_at, live) VALUES ('CORP', 'u', 'professional', %s, %s, %s, %s)",
-                 when, when, active ? "NULL" : when, active || lingering ? "true" : "false");
-        if (!run(sql))
-            return false;
-    }
-    return true;
+    return each_item(spec, add_session);
+}
+
+/* Login passes: "MM-DD HH:MM" is when the pass returns to its group; it was
+ * used two days before, for an hour's window. */
+static bool add_pass(const char *e, const char *when)
+{
+    (void)e;
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO login_passes (used_at, window_end, returns_at) VALUES"
+             " (%s::timestamptz - interval '2 days', %s::timestamptz - interval '47 hours', %s)",
+             when, when, when);
+    return run(sql);
+}
+
+static bool add_passes(const char *spec)
+{
+    return each_item(spec, add_pass);
 }
 
 /* A license with a capacity pool of units + overage minutes a month. */
@@ -438,27 +462,6 @@ static void test_report_while_rolling_up(void)
 
 
 /* ---- retention (sql/retention.sql), table-driven ---------------------------- */
-
-/* Login passes, ';'-separated: "MM-DD HH:MM" is when the pass returns to its
- * group; it was used two days before, for an hour's window. */
-static bool add_passes(const char *spec)
-{
-    char copy[512];
-    snprintf(copy, sizeof copy, "%s", spec ? spec : "");
-    for (char *save = NULL, *e = strtok_r(copy, ";", &save); e != NULL; e = strtok_r(NULL, ";", &save)) {
-        while (*e == ' ')
-            e++;
-        char when[48], sql[512];
-        ts(e, when);
-        snprintf(sql, sizeof sql,
-                 "INSERT INTO login_passes (used_at, window_end, returns_at) VALUES"
-                 " (%s::timestamptz - interval '2 days', %s::timestamptz - interval '47 hours', %s)",
-                 when, when, when);
-        if (!run(sql))
-            return false;
-    }
-    return true;
-}
 
 /* What is left: "e=<events' times> s=<sessions' starts> p=<passes' returns>". */
 static char *left_text(void)

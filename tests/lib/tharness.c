@@ -83,6 +83,20 @@ long th_sql_longf(const char *url, const char *fmt, ...)
     return th_sql_long(url, sql);
 }
 
+bool th_execf(const char *url, const char *fmt, ...)
+{
+    char sql[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof sql, fmt, ap);
+    va_end(ap);
+    char *ok = th_sql(url, sql);
+    if (ok == NULL)
+        printf("#   failed: %.300s\n", sql);
+    free(ok);
+    return ok != NULL;
+}
+
 static void sleep_ms(int ms);
 
 bool th_wait_sql(const char *url, long want, double deadline_s, const char *fmt, ...)
