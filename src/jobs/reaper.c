@@ -19,6 +19,7 @@
 #include "allot/app.h"
 #include "allot/jobs.h"
 #include "allot/log.h"
+#include "allot/metrics.h"
 #include "allot/store.h"
 
 #define CLOCK_ALLOWANCE_S 300
@@ -89,9 +90,11 @@ static bool purge(struct app *a)
         }
         total += removed;
     } while (removed > 0 && app_now_ms() < deadline);
-    if (total > 0)
+    if (total > 0) {
+        metrics_retention(a->metrics, (uint64_t)total);
         log_info(NULL, "retention: removed %lld rows of history older than ALLOT_RETENTION%s",
                  total, removed > 0 ? "; more to come" : "");
+    }
     return removed > 0;
 }
 

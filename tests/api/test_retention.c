@@ -69,6 +69,26 @@ static long delete(const struct th_server *s, const char *collection, const char
     return status;
 }
 
+/* Polls GET /metrics until allot_retention_rows_removed_total is at least
+ * want, for at most deadline_s seconds. */
+static bool removed_metric_reaches(long want, double deadline_s)
+{
+    static const char name[] = "\nallot_retention_rows_removed_total ";
+    long seen = -1;
+    for (double t0 = tl_now_f(); tl_now_f() - t0 < deadline_s; usleep(50 * 1000)) {
+        struct th_resp r;
+        if (th_req(&site.srv, "GET", "/metrics", TH_ADMIN_KEY, NULL, &r) && r.body != NULL) {
+            const char *m = strstr(r.body, name);
+            seen = m ? strtol(m + sizeof name - 1, NULL, 10) : -1;
+        }
+        th_resp_free(&r);
+        if (seen >= want)
+            return true;
+    }
+    printf("#   allot_retention_rows_removed_total is %ld, not %ld or more\n", seen, want);
+    return false;
+}
+
 static char alice[TL_ID_LEN], bob[TL_ID_LEN], bob_alloc[TL_ID_LEN];
 static char ended_sid[TL_ID_LEN], active_sid[TL_ID_LEN];
 
@@ -112,6 +132,9 @@ static void test_retention_removes_what_is_due(void)
     T_ERROR(r, 404, "LICENSES-NotFound");
     th_resp_free(&r);
     T_CHECK(th_log_wait(&site.srv, "retention: removed", 5000));
+    /* /metrics counts them (once the tick that removed them is over): the 10
+     * old events, 4 old sessions, alice's and bob's ended ones, and the pass. */
+    T_CHECK(removed_metric_reaches(16, 10.0));
 }
 
 static void test_what_must_stay_stays(void)
