@@ -24,6 +24,9 @@
 -- usage_days) and the capacity minutes by hour (capacity_hours) that the
 -- reports read; older ones go in the same batches.
 --
+-- Each batch is picked through an index and removed by its rows' ctids (a TID
+-- scan): however big the table, a call never plans a scan of all of it.
+--
 -- Returns the number of rows removed by this call.
 CREATE FUNCTION engine.retention_purge(p_now timestamptz, p_retention bigint, p_batch integer)
 RETURNS integer LANGUAGE plpgsql AS $$
@@ -43,9 +46,9 @@ BEGIN
     SELECT r.rolled_until INTO rolled FROM usage_rollup r;
     IF rolled IS NOT NULL THEN
         DELETE FROM session_events e
-         WHERE e.id IN (SELECT x.id FROM session_events x
-                         WHERE x.at < least(cut, rolled)
-                         ORDER BY x.at, x.id LIMIT p_batch FOR UPDATE SKIP LOCKED);
+         WHERE e.ctid = ANY (ARRAY(SELECT x.ctid FROM session_events x
+                                   WHERE x.at < least(cut, rolled)
+                                   ORDER BY x.at, x.id LIMIT p_batch FOR UPDATE SKIP LOCKED));
         GET DIAGNOSTICS n = ROW_COUNT;
         total := total + n;
     END IF;
@@ -54,35 +57,35 @@ BEGIN
     -- one that ended before the cut started before it.  The few old sessions
     -- still active or live are passed over.
     DELETE FROM sessions s
-     WHERE s.id IN (SELECT x.id FROM sessions x
-                     WHERE x.started_at < cut AND x.ended_at < cut AND NOT x.live
-                     ORDER BY x.started_at, x.id LIMIT p_batch FOR UPDATE SKIP LOCKED);
+     WHERE s.ctid = ANY (ARRAY(SELECT x.ctid FROM sessions x
+                               WHERE x.started_at < cut AND x.ended_at < cut AND NOT x.live
+                               ORDER BY x.started_at, x.id LIMIT p_batch FOR UPDATE SKIP LOCKED));
     GET DIAGNOSTICS n = ROW_COUNT;
     total := total + n;
 
     -- Login passes back in their group for longer than the retention (a pass
     -- returns after its window has closed: returns_at >= window_end).
     DELETE FROM login_passes p
-     WHERE p.id IN (SELECT x.id FROM login_passes x
-                     WHERE x.returns_at < least(cut, p_now) AND x.window_end < least(cut, p_now)
-                     ORDER BY x.returns_at LIMIT p_batch FOR UPDATE SKIP LOCKED);
+     WHERE p.ctid = ANY (ARRAY(SELECT x.ctid FROM login_passes x
+                               WHERE x.returns_at < least(cut, p_now) AND x.window_end < least(cut, p_now)
+                               ORDER BY x.returns_at LIMIT p_batch FOR UPDATE SKIP LOCKED));
     GET DIAGNOSTICS n = ROW_COUNT;
     total := total + n;
 
     -- Aggregates older than ten years (a few rows a day).
     DELETE FROM usage_hours h
-     WHERE h.hour IN (SELECT x.hour FROM usage_hours x WHERE x.hour < old
-                       ORDER BY x.hour LIMIT p_batch FOR UPDATE SKIP LOCKED);
+     WHERE h.ctid = ANY (ARRAY(SELECT x.ctid FROM usage_hours x WHERE x.hour < old
+                               ORDER BY x.hour LIMIT p_batch FOR UPDATE SKIP LOCKED));
     GET DIAGNOSTICS n = ROW_COUNT;
     total := total + n;
     DELETE FROM capacity_hours h
-     WHERE h.hour IN (SELECT x.hour FROM capacity_hours x WHERE x.hour < old
-                       ORDER BY x.hour LIMIT p_batch FOR UPDATE SKIP LOCKED);
+     WHERE h.ctid = ANY (ARRAY(SELECT x.ctid FROM capacity_hours x WHERE x.hour < old
+                               ORDER BY x.hour LIMIT p_batch FOR UPDATE SKIP LOCKED));
     GET DIAGNOSTICS n = ROW_COUNT;
     total := total + n;
     DELETE FROM usage_days d
-     WHERE d.day IN (SELECT x.day FROM usage_days x WHERE x.day < (old AT TIME ZONE 'UTC')::date
-                      ORDER BY x.day LIMIT p_batch FOR UPDATE SKIP LOCKED);
+     WHERE d.ctid = ANY (ARRAY(SELECT x.ctid FROM usage_days x WHERE x.day < (old AT TIME ZONE 'UTC')::date
+                               ORDER BY x.day LIMIT p_batch FOR UPDATE SKIP LOCKED));
     GET DIAGNOSTICS n = ROW_COUNT;
     total := total + n;
     RETURN total;
