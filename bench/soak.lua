@@ -13,6 +13,12 @@ local queue, head, tail = {}, 1, 0
 local beats = {}
 local sent = 0
 
+local threads = {}
+
+function setup(thread)
+  threads[#threads + 1] = thread
+end
+
 function init(args)
   for line in io.lines(os.getenv("ALLOT_BENCH_USERS")) do
     users[#users + 1] = line
@@ -43,6 +49,9 @@ function request()
 end
 
 function response(status, headers, body)
+  if status >= 300 and firstbad == nil then
+    firstbad = status .. " " .. string.sub(body or "", 1, 300)
+  end
   if status ~= 200 and status ~= 201 then
     return
   end
@@ -74,4 +83,10 @@ function done(summary, latency, requests)
   io.write(string.format("SOAK requests=%d non2xx=%d errors=%d rps=%.1f p50_ms=%.2f p99_ms=%.2f\n",
     summary.requests, non2xx, errors, summary.requests / (summary.duration / 1e6),
     latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+  for _, t in ipairs(threads) do
+    local bad = t:get("firstbad")
+    if bad ~= nil then
+      io.write("SOAK first non-2xx: " .. bad .. "\n")
+    end
+  end
 end
