@@ -2,6 +2,8 @@
  *   allotd              serve (the default)
  *   allotd migrate      apply the database migrations and exit
  *   allotd healthcheck  GET /health on ALLOT_LISTEN; exit 0 when it answers 200
+ *   allotd export-events [--from TIME] [--to TIME]
+ *                       the audit trail as JSON Lines on standard output
  *   allotd --help       the configuration table
  *
  * Signals while serving: SIGTERM or SIGINT drain and stop (a second one stops
@@ -21,6 +23,7 @@
 #include "allot/auth.h"
 #include "allot/config.h"
 #include "allot/console.h"
+#include "allot/core.h"
 #include "allot/http.h"
 #include "allot/jobs.h"
 #include "allot/webhooks.h"
@@ -41,10 +44,13 @@ static const char *env_lookup(const char *name, void *ctx)
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: allotd [serve | migrate | healthcheck | --help | --version]\n\n"
+            "usage: allotd [serve | migrate | healthcheck | export-events | --help | --version]\n\n"
             "  serve        serve the REST API (the default)\n"
             "  migrate      apply the database migrations, then exit\n"
-            "  healthcheck  exit 0 when GET /health on ALLOT_LISTEN answers 200\n\n");
+            "  healthcheck  exit 0 when GET /health on ALLOT_LISTEN answers 200\n"
+            "  export-events [--from TIME] [--to TIME]\n"
+            "               write the audit trail at or after --from and before --to\n"
+            "               (RFC 3339) to standard output as JSON Lines, oldest first\n\n");
     config_print_help(out);
 }
 
@@ -109,6 +115,59 @@ static int cmd_healthcheck(void)
     }
     config_free(&cfg);
     return code == 200 ? 0 : 1;
+}
+
+/* allotd export-events [--from TIME] [--to TIME]: the audit trail as JSON
+ * Lines on standard output (src/api/export.c), so a site can archive it
+ * before ALLOT_RETENTION removes it.  Exit 0 when every event was written, 1
+ * when the database or the output failed (what was written is a prefix of the
+ * trail, oldest first), 2 on a bad argument or configuration. */
+static int cmd_export_events(int argc, char **argv)
+{
+    const char *bounds[2] = {NULL, NULL};
+    static const char *const names[2] = {"--from", "--to"};
+    int64_t secs[2] = {0, 0};
+    for (int i = 2; i < argc; i += 2) {
+        int which = strcmp(argv[i], names[0]) == 0 ? 0 : strcmp(argv[i], names[1]) == 0 ? 1 : -1;
+        if (which < 0 || i + 1 >= argc || bounds[which] != NULL) {
+            fprintf(stderr, "allotd: export-events: %s \"%.64s\"\n",
+                    which < 0 ? "unknown argument" : i + 1 >= argc ? "a time must follow"
+                                                                    : "given twice:",
+                    argv[i]);
+            return 2;
+        }
+        if (!core_time_parse(argv[i + 1], &secs[which])) {
+            fprintf(stderr, "allotd: export-events: %s: expected an RFC 3339 time such as "
+                    "2025-01-31T00:00:00Z, got \"%.64s\"\n", names[which], argv[i + 1]);
+            return 2;
+        }
+        bounds[which] = argv[i + 1];
+    }
+    if (bounds[0] != NULL && bounds[1] != NULL && secs[1] < secs[0]) {
+        fprintf(stderr, "allotd: export-events: --to must not be before --from\n");
+        return 2;
+    }
+    struct config cfg;
+    if (!load_config(&cfg, true))
+        return 2;
+    struct db_pool_options opt = db_pool_options_of(&cfg, 1, "allotd-export");
+    /* a page of 1000 events takes far less than the statement timeout */
+    struct db_pool *pool = db_pool_new(&opt);
+    int rc = 1;
+    if (pool == NULL) {
+        fprintf(stderr, "allotd: export-events: out of memory\n");
+    } else {
+        char err[256];
+        long long lines = 0;
+        rc = api_export_events(pool, bounds[0], bounds[1], stdout, &lines, err, sizeof err);
+        if (rc != 0)
+            fprintf(stderr, "allotd: export-events: %s (after %lld events)\n", err, lines);
+        else
+            log_info(NULL, "export-events: %lld events written", lines);
+        db_pool_free(pool);
+    }
+    config_free(&cfg);
+    return rc;
 }
 
 /* The admin key of ALLOT_ADMIN_KEY is made sure of in the background while
@@ -345,6 +404,8 @@ static int cmd_serve(void)
 int main(int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : "serve";
+    if (strcmp(cmd, "export-events") == 0)
+        return cmd_export_events(argc, argv);
     if (argc > 2) {
         usage(stderr);
         return 2;

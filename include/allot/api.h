@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "allot/buf.h"
 #include "allot/db.h"
@@ -218,6 +219,14 @@ void api_id_decision(struct http_request *r, api_id_call call, enum api_outcome 
 /* The first half of every call on the path's id: reads the id (false, with
  * the 400 made, when it is not one), then *s = call(pool, id, now, res). */
 bool api_id_call_now(struct http_request *r, api_id_call call, PGresult **res, enum db_status *s);
+
+/* ---- allotd export-events (src/api/export.c) ---------------------------------- */
+/* Writes the audit trail at or after from and before to (RFC 3339 texts, or
+ * NULL: unbounded) to out as JSON Lines, oldest first; *lines = the events
+ * written.  0 when all were written, else 1 with the reason in err. */
+struct db_pool;
+int api_export_events(struct db_pool *p, const char *from, const char *to, FILE *out,
+                      long long *lines, char *err, size_t errlen);
 
 /* ---- the license (src/api/license.c) ---------------------------------------- */
 

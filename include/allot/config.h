@@ -36,6 +36,7 @@ struct config {
     int64_t db_connect_timeout;  /* seconds */
     int64_t shutdown_timeout;    /* seconds to drain requests on SIGTERM */
     int64_t reaper_interval;     /* seconds between idle-session sweeps */
+    int64_t retention;           /* seconds ended sessions and audit events are kept */
     char *log_level;
     char *console_dir;           /* the built admin console (ALLOT_CONSOLE_DIR) */
     int64_t webhook_interval;    /* seconds between checks of the time-based alerts */

@@ -15,8 +15,9 @@ struct job *job_start(struct app *a, const char *name, int64_t interval_ms, job_
 void job_wake(struct job *j);
 void job_stop(struct job *j);
 
-/* The reaper: ends idle sessions (ALLOT_SESSION_IDLE_TIMEOUT) every
- * ALLOT_REAPER_INTERVAL. */
+/* The reaper: every ALLOT_REAPER_INTERVAL ends idle sessions
+ * (ALLOT_SESSION_IDLE_TIMEOUT), rolls the audit trail up into the usage
+ * aggregates and removes the history older than ALLOT_RETENTION. */
 struct job *reaper_start(struct app *a);
 
 #endif

@@ -19,6 +19,8 @@ void metrics_observe(struct metrics *m, const char *route, const char *method,
  * on a grant, the access type. */
 void metrics_session(struct metrics *m, const char *result_code, const char *access_type);
 void metrics_sync(struct metrics *m, const char *outcome);
+/* Rows the retention removed (src/jobs/reaper.c). */
+void metrics_retention(struct metrics *m, uint64_t rows);
 
 /* Appends the request counters and the histogram in Prometheus text format. */
 void metrics_render(struct metrics *m, struct buf *out);

@@ -130,6 +130,15 @@ struct event_filter {
 enum db_status db_event_list(struct db_pool *p, const struct event_filter *f,
                              const struct db_page *page, PGresult **out);
 enum db_status db_sessions_active(struct db_pool *p, long long *count);
+/* allotd export-events: the audit trail at or after from and before to (RFC
+ * 3339, or NULL: unbounded), oldest first, read through a cursor in one
+ * snapshot (a REPEATABLE READ transaction) and handed to fn a page of up to
+ * 1000 rows at a time (the columns of db_event_list, without its cursor
+ * columns; fn must not keep the page).  fn returns false to stop (then
+ * DB_ABORT). */
+typedef bool (*db_rows_fn)(const PGresult *page, void *arg);
+enum db_status db_events_export(struct db_pool *p, const char *from, const char *to,
+                                db_rows_fn fn, void *arg);
 /* Ends idle sessions, frees lingering slots, forgets finished quarantines;
  * *ended = sessions ended. */
 enum db_status db_reap(struct db_pool *p, const char *now, const char *idle_seconds, int *ended);
@@ -140,6 +149,10 @@ enum db_status db_reap(struct db_pool *p, const char *now, const char *idle_seco
  * whose aggregates it wrote (0: nothing to do, or another instance is at it). */
 enum db_status db_usage_rollup(struct db_pool *p, const char *now, const char *lag_seconds,
                                const char *max_hours, const char *max_events, int *hours);
+/* Removes at most batch rows of each kind of history older than
+ * retention_seconds (sql/retention.sql); *removed = rows removed. */
+enum db_status db_retention_purge(struct db_pool *p, const char *now,
+                                  const char *retention_seconds, const char *batch, int *removed);
 /* engine.usage_report: one row per step of [from, to) (whole steps): "ok",
  * start, sessions started (JSON), refusals (JSON), peak concurrent sessions,
  * capacity minutes, capacity minutes month to date, the month's pool; or one

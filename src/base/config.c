@@ -88,6 +88,9 @@ static const struct var vars[] = {
      "on SIGTERM, how long requests in flight may take to finish"},
     {"ALLOT_REAPER_INTERVAL", K_DURATION, "30s", 1, 3600, OFF(reaper_interval),
      "how often idle sessions are ended and the audit trail is rolled up into usage history"},
+    {"ALLOT_RETENTION", K_DURATION, "400d", 1, INT64_C(36600) * 86400, OFF(retention),
+     "ended sessions, audit events and returned login passes older than this are removed "
+     "(in small batches on the reaper's tick; the daily usage aggregates stay ten years)"},
     {"ALLOT_LOG_LEVEL", K_LEVEL, "info", 0, 0, OFF(log_level),
      "debug, info, warn or error"},
     {"ALLOT_CONSOLE_DIR", K_STRING, ALLOT_CONSOLE_DIR_DEFAULT, 1, 4096, OFF(console_dir),

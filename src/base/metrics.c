@@ -46,6 +46,7 @@ struct metrics {
     struct labelled session_results[MAX_LABELS];
     struct labelled grants[MAX_LABELS];
     struct labelled syncs[MAX_LABELS];
+    uint64_t retention_removed;
     struct series series[MAX_SERIES];
     size_t nseries;
     uint64_t buckets[NBOUNDS + 1];
@@ -118,6 +119,13 @@ void metrics_sync(struct metrics *m, const char *outcome)
     pthread_mutex_unlock(&m->lock);
 }
 
+void metrics_retention(struct metrics *m, uint64_t rows)
+{
+    pthread_mutex_lock(&m->lock);
+    m->retention_removed += rows;
+    pthread_mutex_unlock(&m->lock);
+}
+
 static void render_labelled(struct buf *out, const char *name, const char *help,
                             const char *label, const struct labelled *set)
 {
@@ -137,6 +145,12 @@ void metrics_render(struct metrics *m, struct buf *out)
                     "access_type", m->grants);
     render_labelled(out, "allot_license_syncs_total", "License syncs by outcome.", "outcome",
                     m->syncs);
+    buf_printf(out, "# HELP allot_retention_rows_removed_total Rows of history (ended sessions, "
+                    "audit events, returned login passes, aggregates over ten years old) this "
+                    "process removed under ALLOT_RETENTION.\n"
+                    "# TYPE allot_retention_rows_removed_total counter\n"
+                    "allot_retention_rows_removed_total %llu\n",
+               (unsigned long long)m->retention_removed);
     buf_printf(out, "# HELP allot_http_requests_total HTTP requests answered.\n"
                     "# TYPE allot_http_requests_total counter\n");
     for (size_t i = 0; i < m->nseries; i++) {

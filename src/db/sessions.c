@@ -58,6 +58,18 @@ static const struct db_stmt q_events = {
     "   AND ($6::bigint IS NULL OR (e.at, e.id) < (engine.from_us($6), $7::uuid))"
     " ORDER BY e.at DESC, e.id DESC LIMIT $8", .per_call = true};
 static const struct db_stmt q_reap = {.name = "reap", .sql = "SELECT engine.reap($1, $2)"};
+/* allotd export-events: the audit trail of [from, to) oldest first, through a
+ * cursor (the columns of event_list). */
+static const struct db_stmt q_export_declare = {
+    .name = "event_export_declare", .sql =
+    "DECLARE allot_export NO SCROLL CURSOR FOR"
+    " SELECT 'ok', e.id, e.at, e.kind, e.session_id, e.user_ref, e.user_directory, e.user_id,"
+    " e.access_type, e.result_code, e.session_count, e.detail"
+    " FROM session_events e"
+    " WHERE ($1::timestamptz IS NULL OR e.at >= $1) AND ($2::timestamptz IS NULL OR e.at < $2)"
+    " ORDER BY e.at, e.id", .per_call = true};
+static const struct db_stmt q_export_fetch = {
+    .name = "event_export_fetch", .sql = "FETCH 1000 FROM allot_export", .per_call = true};
 
 enum db_status db_session_start(struct db_pool *p, const char *user, const char *directory,
                                 const char *user_id, const char *now, PGresult **out)
@@ -135,4 +147,39 @@ enum db_status db_sessions_active(struct db_pool *p, long long *count)
     *count = s == DB_OK ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
     PQclear(r);
     return s;
+}
+
+struct export_ctx {
+    const char *from, *to;
+    db_rows_fn fn;
+    void *arg;
+};
+
+static enum db_status export_pages(struct db_conn *c, void *arg)
+{
+    struct export_ctx *x = arg;
+    const char *params[] = {x->from, x->to};
+    enum db_status s = db_run(c, &q_export_declare, 2, params);
+    if (s != DB_OK)
+        return s;
+    for (;;) {
+        PGresult *page;
+        s = db_exec(c, &q_export_fetch, 0, NULL, &page);
+        if (s != DB_OK)
+            return s;
+        int rows = PQntuples(page);
+        bool go_on = rows == 0 || x->fn(page, x->arg);
+        PQclear(page);
+        if (rows == 0)
+            return DB_OK;
+        if (!go_on)
+            return DB_ABORT; /* the caller stopped: roll back, nothing to retry */
+    }
+}
+
+enum db_status db_events_export(struct db_pool *p, const char *from, const char *to,
+                                db_rows_fn fn, void *arg)
+{
+    struct export_ctx x = {from, to, fn, arg};
+    return db_tx(p, DB_REPEATABLE_READ, export_pages, &x);
 }

@@ -9,12 +9,18 @@
  * 5 minute allowance), a statement that waits up to
  * ALLOT_DB_STATEMENT_TIMEOUT_MS before it commits, and an idle session that
  * this reaper ends at the moment it became idle, up to a tick (or two, if one
- * failed) late. */
+ * failed) late.
+ *
+ * Then it applies the retention (ALLOT_RETENTION, sql/retention.sql): ended
+ * sessions, audit events and returned login passes older than it go, in
+ * batches of PURGE_BATCH rows of each table per transaction, for at most
+ * PURGE_BUDGET_MS a tick; the audit trail only once it is rolled up. */
 #include <stdio.h>
 
 #include "allot/app.h"
 #include "allot/jobs.h"
 #include "allot/log.h"
+#include "allot/metrics.h"
 #include "allot/store.h"
 
 #define CLOCK_ALLOWANCE_S 300
@@ -26,6 +32,15 @@
 #define ROLLUP_EVENTS 200000
 #define ROLLUP_BUDGET_MS 2000
 #define CATCH_UP_DELAY_MS 1000
+
+/* bench/retention: on this machine a batch of 2,000 audit events takes about
+ * 23 ms (88,000 rows a second, the slowest batch a quarter of a second on a
+ * busy machine), so each transaction holds its row locks briefly and session
+ * starts and heartbeats go on beside it; a month of a 5,000-user site goes in
+ * minutes, and in the steady state a tick removes a few rows a second's
+ * worth. */
+#define PURGE_BATCH 2000
+#define PURGE_BUDGET_MS 2000
 
 static int64_t rollup_lag(const struct config *cfg)
 {
@@ -85,6 +100,34 @@ static bool release_idle(struct app *a, const char *now)
     return more;
 }
 
+/* Removes what the retention says is due; true when more is due than one
+ * tick may do. */
+static bool purge(struct app *a)
+{
+    char now[40], retention[24], batch[16];
+    app_wall_pg(now);
+    snprintf(retention, sizeof retention, "%lld", (long long)a->cfg->retention);
+    snprintf(batch, sizeof batch, "%d", PURGE_BATCH);
+    int64_t deadline = app_now_ms() + PURGE_BUDGET_MS;
+    long long total = 0;
+    int removed = 0;
+    do {
+        enum db_status s = db_retention_purge(a->pool, now, retention, batch, &removed);
+        if (s != DB_OK) {
+            if (s != DB_UNAVAILABLE)
+                log_warn(NULL, "the retention failed (status %d)", (int)s);
+            return false;
+        }
+        total += removed;
+    } while (removed > 0 && app_now_ms() < deadline);
+    if (total > 0) {
+        metrics_retention(a->metrics, (uint64_t)total);
+        log_info(NULL, "retention: removed %lld rows of history older than ALLOT_RETENTION%s",
+                 total, removed > 0 ? "; more to come" : "");
+    }
+    return removed > 0;
+}
+
 static int64_t reap(struct app *a, void *arg)
 {
     (void)arg;
@@ -98,7 +141,9 @@ static int64_t reap(struct app *a, void *arg)
     else if (s != DB_OK && s != DB_UNAVAILABLE)
         log_warn(NULL, "the reaper failed (status %d)", (int)s);
     bool more = release_idle(a, now);
-    return roll_up(a) || more ? CATCH_UP_DELAY_MS : 0;
+    bool behind = roll_up(a);
+    behind = purge(a) || behind;
+    return behind || more ? CATCH_UP_DELAY_MS : 0;
 }
 
 struct job *reaper_start(struct app *a)

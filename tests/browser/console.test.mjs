@@ -239,7 +239,7 @@ test('the usage charts from real events', async () => {
   const professional = Number(site.sql("SELECT count(*) FROM session_events WHERE kind = 'grant' AND access_type = 'professional'"));
 
   await open(admin, 'Usage');
-  for (const [range, label] of [['24h', '24 hours'], ['7d', '7 days'], ['28d', '28 days'], ['90d', '90 days']]) {
+  for (const [range, label] of [['24h', '24 hours'], ['7d', '7 days'], ['28d', '28 days'], ['90d', '90 days'], ['13m', '13 months']]) {
     await admin.getByRole('group', { name: 'Period' }).getByRole('button', { name: label, exact: true }).click();
     await until(`the ${label} charts drawn`, async () => (await admin.locator('figure[data-chart][data-rendered="true"]').count()) === 4);
     check(admin.url().endsWith(`range=${range}`), `the period is in the URL (${admin.url()})`);

@@ -37,7 +37,8 @@ static bool run(const char *sql)
 
 static bool reset(void)
 {
-    return run("TRUNCATE session_events, sessions, usage_hours, usage_days, capacity_hours, license;"
+    return run("TRUNCATE session_events, sessions, usage_hours, usage_days, capacity_hours, license,"
+               " login_passes;"
                " UPDATE usage_rollup SET rolled_until = NULL, open_sessions = 0");
 }
 
@@ -47,72 +48,98 @@ static void ts(const char *mmdd_hhmm, char out[48])
     snprintf(out, 48, "'" YEAR "%.11s:00Z'", mmdd_hhmm);
 }
 
-/* Events, ';'-separated: "MM-DD HH:MM grant TYPE", "... refusal CODE",
- * "... end" (a session's end). */
-static bool add_events(const char *spec)
+/* Calls one(item, when) for each ';'-separated item of spec ("MM-DD HH:MM
+ * ..."), leading spaces skipped, when its time as a timestamptz literal;
+ * false as soon as one does. */
+static bool each_item(const char *spec, bool (*one)(const char *item, const char *when))
 {
     char copy[2048];
     snprintf(copy, sizeof copy, "%s", spec ? spec : "");
     for (char *save = NULL, *e = strtok_r(copy, ";", &save); e != NULL; e = strtok_r(NULL, ";", &save)) {
         while (*e == ' ')
             e++;
-        char when[48], kind[16] = "", key[64] = "";
-        if (sscanf(e + 12, "%15s %63s", kind, key) < 1)
-            return false;
+        char when[48];
         ts(e, when);
-        char sql[512];
-        snprintf(sql, sizeof sql,
-                 "INSERT INTO session_events (id, at, kind, session_id, user_directory, user_id,"
-                 " access_type, result_code) VALUES (gen_random_uuid(), %s, '%s', gen_random_uuid(),"
-                 " 'CORP', 'u', %s%s%s, '%s')",
-                 when, kind, strcmp(kind, "grant") == 0 ? "'" : "",
-                 strcmp(kind, "grant") == 0 ? key : "NULL", strcmp(kind, "grant") == 0 ? "'" : "",
-                 strcmp(kind, "refusal") == 0 ? key : "Ok");
-        if (!run(sql))
+        if (!one(e, when))
             return false;
     }
     return true;
 }
 
-/* Capacity charges, ';'-separated: "MM-DD HH:MM MINUTES". */
+/* Events: "MM-DD HH:MM grant TYPE", "... refusal CODE", "... end" (a
+ * session's end). */
+static bool add_event(const char *e, const char *when)
+{
+    char kind[16] = "", key[64] = "";
+    if (sscanf(e + 12, "%15s %63s", kind, key) < 1)
+        return false;
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO session_events (id, at, kind, session_id, user_directory, user_id,"
+             " access_type, result_code) VALUES (gen_random_uuid(), %s, '%s', gen_random_uuid(),"
+             " 'CORP', 'u', %s%s%s, '%s')",
+             when, kind, strcmp(kind, "grant") == 0 ? "'" : "",
+             strcmp(kind, "grant") == 0 ? key : "NULL", strcmp(kind, "grant") == 0 ? "'" : "",
+             strcmp(kind, "refusal") == 0 ? key : "Ok");
+    return run(sql);
+}
+
+static bool add_events(const char *spec)
+{
+    return each_item(spec, add_event);
+}
+
+/* Capacity charges: "MM-DD HH:MM MINUTES". */
+static bool add_charge(const char *e, const char *when)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO capacity_hours AS c (hour, minutes) VALUES (engine.hour_of(%s), %ld)"
+             " ON CONFLICT (hour) DO UPDATE SET minutes = c.minutes + EXCLUDED.minutes",
+             when, strtol(e + 12, NULL, 10));
+    return run(sql);
+}
+
 static bool add_capacity(const char *spec)
 {
-    char copy[512];
-    snprintf(copy, sizeof copy, "%s", spec ? spec : "");
-    for (char *save = NULL, *e = strtok_r(copy, ";", &save); e != NULL; e = strtok_r(NULL, ";", &save)) {
-        while (*e == ' ')
-            e++;
-        char when[48], sql[256];
-        ts(e, when);
-        snprintf(sql, sizeof sql,
-                 "INSERT INTO capacity_hours AS c (hour, minutes) VALUES (engine.hour_of(%s), %ld)"
-                 " ON CONFLICT (hour) DO UPDATE SET minutes = c.minutes + EXCLUDED.minutes",
-                 when, strtol(e + 12, NULL, 10));
-        if (!run(sql))
-            return false;
-    }
-    return true;
+    return each_item(spec, add_charge);
 }
 
-/* Sessions, ';'-separated: "MM-DD HH:MM active" or "MM-DD HH:MM ended". */
+/* Sessions: "MM-DD HH:MM active", "MM-DD HH:MM ended" or "MM-DD HH:MM
+ * lingering" (ended, still holding its slot: live). */
+static bool add_session(const char *e, const char *when)
+{
+    bool active = strstr(e + 12, "active") != NULL;
+    bool lingering = strstr(e + 12, "lingering") != NULL;
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO sessions (user_directory, user_id, access_type, started_at,"
+             " last_activity, ended_at, live) VALUES ('CORP', 'u', 'professional', %s, %s, %s, %s)",
+             when, when, active ? "NULL" : when, active || lingering ? "true" : "false");
+    return run(sql);
+}
+
 static bool add_sessions(const char *spec)
 {
-    char copy[512];
-    snprintf(copy, sizeof copy, "%s", spec ? spec : "");
-    for (char *save = NULL, *e = strtok_r(copy, ";", &save); e != NULL; e = strtok_r(NULL, ";", &save)) {
-        while (*e == ' ')
-            e++;
-        char when[48], sql[512];
-        ts(e, when);
-        bool active = strstr(e + 12, "active") != NULL;
-        snprintf(sql, sizeof sql,
-                 "INSERT INTO sessions (user_directory, user_id, access_type, started_at,"
-                 " last_activity, ended_at, live) VALUES ('CORP', 'u', 'professional', %s, %s, %s, %s)",
-                 when, when, active ? "NULL" : when, active ? "true" : "false");
-        if (!run(sql))
-            return false;
-    }
-    return true;
+    return each_item(spec, add_session);
+}
+
+/* Login passes: "MM-DD HH:MM" is when the pass returns to its group; it was
+ * used two days before, for an hour's window. */
+static bool add_pass(const char *e, const char *when)
+{
+    (void)e;
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO login_passes (used_at, window_end, returns_at) VALUES"
+             " (%s::timestamptz - interval '2 days', %s::timestamptz - interval '47 hours', %s)",
+             when, when, when);
+    return run(sql);
+}
+
+static bool add_passes(const char *spec)
+{
+    return each_item(spec, add_pass);
 }
 
 /* A license with a capacity pool of units + overage minutes a month. */
@@ -433,6 +460,159 @@ static void test_report_while_rolling_up(void)
            "03-04 s= r= peak=1 cap=0 mtd=0 pool=- | 03-05 s= r= peak=1 cap=0 mtd=0 pool=-");
 }
 
+
+/* ---- retention (sql/retention.sql), table-driven ---------------------------- */
+
+/* What is left: "e=<events' times> s=<sessions' starts> p=<passes' returns>". */
+static char *left_text(void)
+{
+    return th_sql(db.url,
+                  "SELECT 'e=' || coalesce((SELECT string_agg(to_char(at AT TIME ZONE 'UTC', 'MM-DD HH24:MI'), ','"
+                  " ORDER BY at) FROM session_events), '')"
+                  " || ' s=' || coalesce((SELECT string_agg(to_char(started_at AT TIME ZONE 'UTC', 'MM-DD HH24:MI'), ','"
+                  " ORDER BY started_at) FROM sessions), '')"
+                  " || ' p=' || coalesce((SELECT string_agg(to_char(returns_at AT TIME ZONE 'UTC', 'MM-DD HH24:MI'), ','"
+                  " ORDER BY returns_at) FROM login_passes), '')");
+}
+
+static long purge(const char *now, long retention, int batch)
+{
+    char n[48];
+    ts(now, n);
+    return th_sql_longf(db.url, "SELECT engine.retention_purge(%s, %ld, %d)", n, retention, batch);
+}
+
+#define DAY 86400L
+
+struct retention_case {
+    const char *name;
+    const char *events, *sessions, *passes;
+    const char *rolled_at; /* roll the trail up at this moment (lag 0) first; NULL: never */
+    const char *now;
+    long retention;
+    int batch;
+    long removed[4];       /* rows removed by each call, in turn; the last is 0 */
+    const char *left;
+};
+
+static const struct retention_case retention_cases[] = {
+    {"what is older than the retention and rolled up goes; the rest stays",
+     "03-01 10:00 grant professional; 03-01 10:30 end; 03-09 10:00 grant professional",
+     "03-01 10:00 ended; 03-01 09:00 active; 03-01 08:00 lingering; 03-09 10:00 ended",
+     "03-01 12:00; 03-09 12:00; 03-20 12:00",
+     "03-10 12:00", "03-10 12:00", 2 * DAY, 1000, {4, 0},
+     "e=03-09 10:00 s=03-01 08:00,03-01 09:00,03-09 10:00 p=03-09 12:00,03-20 12:00"},
+    {"no event goes before the roll-up has counted it (sessions do)",
+     "03-01 10:00 grant professional; 03-01 10:30 end", "03-01 10:00 ended", NULL,
+     NULL, "03-10 12:00", DAY, 1000, {1, 0},
+     "e=03-01 10:00,03-01 10:30 s= p="},
+    {"the roll-up's watermark bounds the trail removed",
+     "03-01 10:00 grant professional; 03-03 10:00 refusal NoAvailableAccessType", NULL, NULL,
+     "03-02 00:00", "03-10 12:00", DAY, 1000, {1, 0},
+     "e=03-03 10:00 s= p="},
+    {"in batches: at most so many rows of each table a call",
+     "03-01 10:00 grant professional; 03-01 10:01 grant professional; 03-01 10:02 grant professional",
+     "03-01 10:00 ended; 03-01 10:01 ended; 03-01 10:02 ended", NULL,
+     "03-02 00:00", "03-10 12:00", DAY, 2, {4, 2, 0},
+     "e= s= p="},
+    {"a retention of seconds", "03-10 11:59 grant professional; 03-10 11:59 end",
+     "03-10 11:58 ended; 03-10 11:59 ended", "03-10 11:59",
+     "03-10 12:00", "03-10 12:00", 30, 1000, {5, 0},
+     "e= s= p="},
+    {"nothing is removed with a retention or a batch below 1", "03-01 10:00 grant professional",
+     "03-01 10:00 ended", NULL, "03-02 00:00", "03-10 12:00", 0, 1000, {0},
+     "e=03-01 10:00 s=03-01 10:00 p="},
+};
+
+static void test_retention_cases(void)
+{
+    for (size_t i = 0; i < sizeof retention_cases / sizeof retention_cases[0]; i++) {
+        const struct retention_case *c = &retention_cases[i];
+        printf("# %s\n", c->name);
+        T_REQUIRE(reset() && add_events(c->events) && add_sessions(c->sessions) &&
+                  add_passes(c->passes));
+        if (c->rolled_at != NULL)
+            while (rollup(c->rolled_at, 0, 24 * 30) > 0) {
+            }
+        for (int k = 0; k < 4; k++) {
+            T_EQ_INT(purge(c->now, c->retention, c->batch), c->removed[k]);
+            if (c->removed[k] == 0)
+                break;
+        }
+        T_TEXT(left_text(), c->left);
+    }
+    /* A batch below 1 removes nothing either. */
+    T_REQUIRE(reset() && add_sessions("03-01 10:00 ended"));
+    T_EQ_INT(purge("03-10 12:00", DAY, 0), 0);
+    T_TEXT(left_text(), "e= s=03-01 10:00 p=");
+}
+
+/* What a rule reads is never removed, however old and however short the
+ * retention: users, allocations live and in quarantine, active and
+ * lingering sessions, login passes still out, the capacity of the month. */
+static void test_retention_keeps_what_rules_read(void)
+{
+    T_REQUIRE(reset() && run("TRUNCATE users CASCADE; TRUNCATE capacity_usage") &&
+              run("INSERT INTO users (user_directory, user_id) VALUES ('CORP', 'alice'), ('CORP', 'bob')") &&
+              run("INSERT INTO allocations (type, user_ref, user_directory, user_id, created_at, last_used)"
+                  " SELECT 'professional', id, user_directory, user_id, '2023-01-01Z', '2023-01-02Z'"
+                  " FROM users WHERE user_id = 'alice'") &&
+              run("INSERT INTO allocations (type, user_ref, user_directory, user_id, created_at, last_used,"
+                  " quarantine_end) SELECT 'analyzer', id, user_directory, user_id, '2023-01-01Z',"
+                  " '2025-03-09Z', '2025-03-16Z' FROM users WHERE user_id = 'bob'") &&
+              run("INSERT INTO capacity_usage (month, minutes) VALUES ('2025-03-01', 42)") &&
+              add_sessions("01-01 08:00 active; 01-01 09:00 lingering; 01-01 10:00 ended") &&
+              add_passes("03-11 00:00; 01-03 00:00") &&
+              add_events("01-01 08:00 grant professional"));
+    while (rollup("03-10 12:00", 0, 24 * 30) > 0) {
+    }
+    while (purge("03-10 12:00", 1, 1000) > 0) {
+    }
+    T_TEXT(left_text(), "e= s=01-01 08:00,01-01 09:00 p=03-11 00:00");
+    T_EQ_INT(th_sql_long(db.url, "SELECT count(*) FROM users"), 2);
+    T_EQ_INT(th_sql_long(db.url, "SELECT count(*) FROM allocations"), 2);
+    T_EQ_INT(th_sql_long(db.url, "SELECT count(*) FROM allocations WHERE quarantine_end IS NOT NULL"), 1);
+    T_EQ_INT(th_sql_long(db.url, "SELECT minutes FROM capacity_usage"), 42);
+    T_REQUIRE(run("TRUNCATE users CASCADE"));
+}
+
+/* The aggregates outlive the raw rows: a report over days whose trail the
+ * retention removed is the report it was before; aggregates older than ten
+ * years go. */
+static void test_retention_keeps_the_aggregates(void)
+{
+    T_REQUIRE(reset() && add_events(report_events) && add_capacity(report_capacity) &&
+              add_sessions(report_sessions) && add_license(500, 100));
+    while (rollup("04-01 03:10", 300, 24) > 0) {
+    }
+    char *days = report_text("03-31 00:00", "04-02 00:00", "day", "04-01 03:10");
+    char *hours = report_text("03-31 20:00", "04-01 04:00", "hour", "04-01 03:10");
+    long events = th_sql_long(db.url, "SELECT count(*) FROM session_events");
+    /* Everything rolled up and older than an hour goes. */
+    long removed = 0, n;
+    while ((n = purge("04-01 03:10", 3600, 2)) > 0)
+        removed += n;
+    T_CHECK(removed > 0);
+    T_CHECK(th_sql_long(db.url, "SELECT count(*) FROM session_events") < events);
+    T_EQ_INT(th_sql_long(db.url, "SELECT count(*) FROM session_events WHERE at < '2025-04-01 02:10Z'"), 0);
+    T_TEXT(report_text("03-31 00:00", "04-02 00:00", "day", "04-01 03:10"), days);
+    T_TEXT(report_text("03-31 20:00", "04-01 04:00", "hour", "04-01 03:10"), hours);
+    free(days);
+    free(hours);
+
+    /* Ten years: a day, an hour and a capacity hour just older go, those just
+     * younger stay. */
+    T_REQUIRE(reset() &&
+              run("INSERT INTO usage_days (day) VALUES ('2015-03-09'), ('2015-03-11');"
+                  " INSERT INTO usage_hours (hour) VALUES ('2015-03-10 11:00Z'), ('2015-03-10 13:00Z');"
+                  " INSERT INTO capacity_hours (hour, minutes) VALUES ('2015-03-10 11:00Z', 6),"
+                  " ('2015-03-10 13:00Z', 6)"));
+    T_EQ_INT(purge("03-10 12:00", DAY, 1000), 3);
+    T_TEXT(th_sql(db.url, "SELECT string_agg(day::text, ',') FROM usage_days"), "2015-03-11");
+    T_EQ_INT(th_sql_long(db.url, "SELECT count(*) FROM usage_hours"), 1);
+    T_EQ_INT(th_sql_long(db.url, "SELECT count(*) FROM capacity_hours"), 1);
+}
+
 int main(void)
 {
     th_db_create(&db);
@@ -447,6 +627,9 @@ int main(void)
     T_RUN(test_report_cases);
     T_RUN(test_report_reads_the_aggregates);
     T_RUN(test_report_while_rolling_up);
+    T_RUN(test_retention_cases);
+    T_RUN(test_retention_keeps_what_rules_read);
+    T_RUN(test_retention_keeps_the_aggregates);
     th_db_drop(&db);
     return t_done();
 }

@@ -83,6 +83,20 @@ long th_sql_longf(const char *url, const char *fmt, ...)
     return th_sql_long(url, sql);
 }
 
+bool th_execf(const char *url, const char *fmt, ...)
+{
+    char sql[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(sql, sizeof sql, fmt, ap);
+    va_end(ap);
+    char *ok = th_sql(url, sql);
+    if (ok == NULL)
+        printf("#   failed: %.300s\n", sql);
+    free(ok);
+    return ok != NULL;
+}
+
 static void sleep_ms(int ms);
 
 bool th_wait_sql(const char *url, long want, double deadline_s, const char *fmt, ...)
@@ -490,6 +504,13 @@ static void redirect(int fd, const char *path)
 int th_allotd_run(const char *arg, const char *const *env, const char *out_path,
                   const char *err_path, int timeout_s)
 {
+    const char *const args[] = {arg, NULL};
+    return th_allotd_runv(args, env, out_path, err_path, timeout_s);
+}
+
+int th_allotd_runv(const char *const *args, const char *const *env, const char *out_path,
+                   const char *err_path, int timeout_s)
+{
     fflush(stdout);
     pid_t pid = fork();
     if (pid < 0)
@@ -507,7 +528,10 @@ int th_allotd_run(const char *arg, const char *const *env, const char *out_path,
         }
         redirect(1, out_path);
         redirect(2, err_path);
-        execl(allotd_path(), "allotd", arg, (char *)NULL);
+        char *argv[16] = {(char *)"allotd"};
+        for (size_t i = 0; args != NULL && args[i] != NULL && i < 14; i++)
+            argv[i + 1] = (char *)args[i];
+        execv(allotd_path(), argv);
         _exit(127);
     }
     int status = 0;

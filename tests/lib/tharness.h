@@ -31,6 +31,10 @@ long th_sql_long(const char *url, const char *sql);
 /* th_sql_long of SQL made from a printf format. */
 long th_sql_longf(const char *url, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Runs SQL made from a printf format (up to 4 KiB); false (and a TAP
+ * diagnostic naming the statement) when it failed. */
+bool th_execf(const char *url, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Polls SQL made from a printf format (every 50 ms) until its first column
  * is want, for at most deadline_s seconds: for a state a background job
  * (the reaper, a sync) brings about.  True when it got there. */
@@ -111,6 +115,9 @@ const char *th_str(const struct th_resp *r, const char *member);
  * Returns the exit status, -1 when killed (by a signal or the timeout). */
 int th_allotd_run(const char *arg, const char *const *env, const char *out_path,
                   const char *err_path, int timeout_s);
+/* th_allotd_run with several arguments (NULL-terminated, at most 14). */
+int th_allotd_runv(const char *const *args, const char *const *env, const char *out_path,
+                   const char *err_path, int timeout_s);
 /* The whole file as a malloc'd string, or NULL when it cannot be read. */
 char *th_file_text(const char *path);
 

@@ -1,4 +1,6 @@
-// Usage: charts over 24 hours, 7, 28 and 90 days from GET /reports/usage:
+// Usage: charts over 24 hours, 7, 28 and 90 days and 13 months (a year on
+// year: the daily aggregates outlive the raw rows that ALLOT_RETENTION
+// removes) from GET /reports/usage:
 // sessions started per step by access type, refusals by result code, peak
 // concurrent sessions, capacity minutes against the month's pool.  Each chart
 // has its numbers in a table too (a canvas says nothing to a screen reader).
@@ -22,6 +24,7 @@ const RANGES: Range[] = [
   { id: '7d', label: '7 days', step: 'hour', steps: 7 * 24 },
   { id: '28d', label: '28 days', step: 'day', steps: 28 },
   { id: '90d', label: '90 days', step: 'day', steps: 90 },
+  { id: '13m', label: '13 months', step: 'day', steps: 397 },
 ];
 
 const COLORS = ['#1d4e89', '#c2410c', '#15803d', '#7e22ce', '#b45309', '#0e7490', '#be123c'];
@@ -84,11 +87,13 @@ function chart(title: string, summary: string, xs: number[], series: SeriesDef[]
         points: { show: !s.bars && xs.length <= 48 },
       })),
     ],
-    // Hours read HH:MM, and a midnight its date (MM-DD); days read MM-DD.
+    // Hours read HH:MM, and a midnight its date (MM-DD); days read MM-DD, or
+    // YYYY-MM-DD over 13 months.
     axes: [{
       values: (_u, splits) => splits.map((t) => {
         const iso = new Date(t * 1000).toISOString();
-        return step === 'hour' && iso.slice(11, 16) !== '00:00' ? iso.slice(11, 16) : iso.slice(5, 10);
+        if (step === 'hour' && iso.slice(11, 16) !== '00:00') return iso.slice(11, 16);
+        return xs.length > 120 ? iso.slice(0, 10) : iso.slice(5, 10); // over a year: the year too
       }),
     }, {}],
   };
