@@ -224,6 +224,17 @@ void api_webhooks_list(struct http_request *r)
     api_reply_list(r, res, &page, &api_webhook_shape, NULL);
 }
 
+/* Answers a status that is no success: 404 for a subscription that is not
+ * there, else as api_reply_db.  True when it answered. */
+static bool refused(struct http_request *r, enum db_status s)
+{
+    if (s == DB_NOT_FOUND)
+        http_reply_error(r, HTTP_ERR_NOT_FOUND, NULL, "No such webhook subscription");
+    else if (s != DB_OK)
+        api_reply_db(r, s);
+    return s != DB_OK;
+}
+
 void api_webhooks_get(struct http_request *r)
 {
     const char *id = api_id_param(r, 0);
@@ -231,11 +242,8 @@ void api_webhooks_get(struct http_request *r)
         return;
     PGresult *res = NULL;
     enum db_status s = db_webhook_get(http_app(r)->pool, id, &res);
-    if (s == DB_NOT_FOUND) {
-        http_reply_error(r, HTTP_ERR_NOT_FOUND, NULL, "No such webhook subscription");
-        return;
-    }
-    api_reply_decision(r, s, res, 200, &api_webhook_shape);
+    if (!refused(r, s))
+        api_reply_decision(r, s, res, 200, &api_webhook_shape);
 }
 
 void api_webhooks_delete(struct http_request *r)
@@ -243,12 +251,7 @@ void api_webhooks_delete(struct http_request *r)
     const char *id = api_id_param(r, 0);
     if (id == NULL)
         return;
-    enum db_status s = db_webhook_delete(http_app(r)->pool, id);
-    if (s == DB_NOT_FOUND)
-        http_reply_error(r, HTTP_ERR_NOT_FOUND, NULL, "No such webhook subscription");
-    else if (s != DB_OK)
-        api_reply_db(r, s);
-    else
+    if (!refused(r, db_webhook_delete(http_app(r)->pool, id)))
         http_reply_empty(r, 204);
 }
 
@@ -260,14 +263,8 @@ void api_webhooks_test(struct http_request *r)
     enum db_status s;
     if (!api_id_call_now(r, db_webhook_test, &res, &s))
         return;
-    if (s == DB_NOT_FOUND) {
-        http_reply_error(r, HTTP_ERR_NOT_FOUND, NULL, "No such webhook subscription");
+    if (refused(r, s))
         return;
-    }
-    if (s != DB_OK) {
-        api_reply_db(r, s);
-        return;
-    }
     json_t *body = json_pack("{ss}", "eventId", PQgetvalue(res, 0, 0));
     PQclear(res);
     http_reply_json_steal(r, 202, body);
@@ -283,13 +280,7 @@ void api_webhooks_deliveries(struct http_request *r)
         return;
     PGresult *res = NULL;
     enum db_status s = db_webhook_deliveries(http_app(r)->pool, id, &page, &res);
-    if (s == DB_NOT_FOUND) {
-        http_reply_error(r, HTTP_ERR_NOT_FOUND, NULL, "No such webhook subscription");
+    if (refused(r, s))
         return;
-    }
-    if (s != DB_OK) {
-        api_reply_db(r, s);
-        return;
-    }
     api_reply_list(r, res, &page, &api_delivery_shape, NULL);
 }
