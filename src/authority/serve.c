@@ -26,8 +26,9 @@
  * in the completion callback, which logs the request as one JSON line (method,
  * path, status, ms; never the bearer key).  The state is read and written on
  * every sync (state.c), so a `revoke` run meanwhile counts at the next sync.
+ * serve.h says how the server is cut into files (the command, operating it).
  */
-#include "authority.h"
+#include "serve.h"
 #include "allot/http_guard.h"
 #include "allot/log.h"
 #include "allot/tls.h"
@@ -49,63 +50,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
-#define THREADS 4
-#define PATH_LOG_MAX 200
-#define DRAIN_SECONDS 5
-/* What sites may hold of the server (include/allot/http_guard.h); the flags
- * of `serve` change the first four. */
-#define DEFAULT_MAX_CONNECTIONS 1024
-#define DEFAULT_PER_ADDRESS 32
-#define DEFAULT_HEADER_TIMEOUT "10s"
-#define DEFAULT_BODY_TIMEOUT "30s"
-/* Each license may sync this often (allotd syncs every 10 minutes, at once
- * after PUT /license and on demand): generous for a site, a wall for a loop. */
-#define DEFAULT_RATE_LIMIT 30
-#define DEFAULT_RATE_WINDOW "5m"
-#define BODY_BUDGET ((size_t)64 << 20)        /* 1024 bodies of SYNC_BODY_MAX */
-#define CONNECTION_MEMORY ((size_t)128 * 1024) /* the head of a sync: a license key */
-
-enum sync_metric { SM_OK, SM_REVOKED, SM_RATE_LIMITED, SM_UNAUTHORIZED, SM_BAD_REQUEST,
-                   SM_ERROR, SM_COUNT };
-static const char *const sync_metric_names[SM_COUNT] = {
-    "ok", "revoked", "rate_limited", "unauthorized", "bad_request", "error"};
-
-struct server {
-    EVP_PKEY *priv;            /* signs replies */
-    struct lic_keyring ring;   /* verifies bearer keys: the signer, --verify-key, retired */
-    struct sync_reply announce; /* keys and retiredKids every reply carries */
-    struct astore *store;
-    const char *admin_key;     /* /metrics and /v1/sites; NULL: not served */
-    int64_t rate_limit, rate_window;
-    struct http_guard *guard;
-    atomic_int inflight;
-    atomic_llong syncs[SM_COUNT];
-    atomic_llong requests, errors5xx;
-};
-
-enum route { ROUTE_NONE, ROUTE_SYNC, ROUTE_STATE, ROUTE_REVOCATION, ROUTE_HEALTH, ROUTE_READY,
-             ROUTE_METRICS, ROUTE_SITES };
-
-struct request {
-    struct timespec start;
-    char method[16];
-    char path[PATH_LOG_MAX + 1];   /* printable ASCII, for the log */
-    enum route route;
-    char number[LIC_NUMBER_MAX + 1];
-    char *bearer;                  /* the presented license key (cleansed when freed) */
-    int64_t bearer_iat;
-    char *body;
-    size_t len, cap;               /* cap is taken from the guard's body budget */
-    bool too_large;
-    bool answered;
-    unsigned status;
-    int64_t retry_after;           /* a 429's Retry-After, or 0 */
-    char corr[65];                 /* X-Correlation-Id: the client's, or a new one */
-    char message[300];             /* the log line's message */
-    json_t *log_extra;             /* more members of the log line, or NULL */
-};
-
-static int64_t now_s(void)
+int64_t serve_now_s(void)
 {
     return (int64_t)time(NULL);
 }
@@ -126,7 +71,7 @@ static void new_corr(char out[65])
 
 /* Queues `body` (malloc'd, taken) with status; logs `message`.  Exactly one per
  * request. */
-static enum MHD_Result reply(struct MHD_Connection *conn, struct request *r, unsigned status,
+enum MHD_Result serve_reply(struct MHD_Connection *conn, struct request *r, unsigned status,
                              const char *content_type, char *body, const char *allow,
                              const char *message)
 {
@@ -156,11 +101,7 @@ static enum MHD_Result reply(struct MHD_Connection *conn, struct request *r, uns
     return ok;
 }
 
-static enum MHD_Result reply_error(struct MHD_Connection *conn, struct request *r,
-                                   unsigned status, const char *allow, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-
-static enum MHD_Result reply_error(struct MHD_Connection *conn, struct request *r,
+enum MHD_Result serve_reply_error(struct MHD_Connection *conn, struct request *r,
                                    unsigned status, const char *allow, const char *fmt, ...)
 {
     char msg[512];
@@ -177,7 +118,7 @@ static enum MHD_Result reply_error(struct MHD_Connection *conn, struct request *
         return MHD_NO;
     char logmsg[600];
     snprintf(logmsg, sizeof logmsg, "refused: %s", msg);
-    return reply(conn, r, status, "application/json", text, allow, logmsg);
+    return serve_reply(conn, r, status, "application/json", text, allow, logmsg);
 }
 
 /* ---- routes ------------------------------------------------------------------- */
@@ -235,7 +176,7 @@ static bool bearer_valid(struct server *s, struct MHD_Connection *conn, struct r
         token++;
     struct lic_license lic;
     char reason[300];
-    enum lic_result lr = lic_verify_key_ring(token, &s->ring, now_s(), &lic, NULL, reason,
+    enum lic_result lr = lic_verify_key_ring(token, &s->ring, serve_now_s(), &lic, NULL, reason,
                                              sizeof reason);
     if (lr != LIC_OK && lr != LIC_EXPIRED && lr != LIC_NOT_YET_VALID) {
         snprintf(why, whylen, "the license key is not valid: %s", reason);
@@ -259,7 +200,7 @@ static enum MHD_Result check_bearer(struct server *s, struct MHD_Connection *con
 {
     char why[400];
     if (!bearer_valid(s, conn, r, why, sizeof why))
-        return reply_error(conn, r, 401, NULL, "%s", why);
+        return serve_reply_error(conn, r, 401, NULL, "%s", why);
     return MHD_YES;
 }
 
@@ -272,7 +213,7 @@ static enum MHD_Result refuse_state(struct MHD_Connection *conn, struct request 
         return MHD_NO;
     char logmsg[450];
     snprintf(logmsg, sizeof logmsg, "refused: %.400s", why);
-    return reply(conn, r, 401, "application/json", text, NULL, logmsg);
+    return serve_reply(conn, r, 401, "application/json", text, NULL, logmsg);
 }
 
 static enum MHD_Result get_state(struct server *s, struct MHD_Connection *conn,
@@ -291,25 +232,25 @@ static enum MHD_Result get_state(struct server *s, struct MHD_Connection *conn,
     json_decref(o);
     if (text == NULL) {
         log_error(NULL, "license %s: %s", r->number, found < 0 ? why : "cannot encode");
-        return reply_error(conn, r, 500, NULL, "cannot read the state of license %s", r->number);
+        return serve_reply_error(conn, r, 500, NULL, "cannot read the state of license %s", r->number);
     }
-    return reply(conn, r, 200, "application/json", text, NULL, "state shown");
+    return serve_reply(conn, r, 200, "application/json", text, NULL, "state shown");
 }
 
 /* ---- operating it: /health, /ready, /metrics, /v1/sites ---------------------------- */
 
-static enum MHD_Result reply_json(struct MHD_Connection *conn, struct request *r,
+enum MHD_Result serve_reply_json(struct MHD_Connection *conn, struct request *r,
                                   unsigned status, json_t *o, const char *message)
 {
     char *text = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(o);
     if (text == NULL)
-        return reply_error(conn, r, 500, NULL, "cannot encode the reply");
-    return reply(conn, r, status, "application/json", text, NULL, message);
+        return serve_reply_error(conn, r, 500, NULL, "cannot encode the reply");
+    return serve_reply(conn, r, status, "application/json", text, NULL, message);
 }
 
 /* The vendor's admin key as the Bearer (compared in constant time). */
-static bool admin_ok(const struct server *s, struct MHD_Connection *conn)
+bool serve_admin_ok(const struct server *s, struct MHD_Connection *conn)
 {
     const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
     if (s->admin_key == NULL || auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0)
@@ -319,131 +260,44 @@ static bool admin_ok(const struct server *s, struct MHD_Connection *conn)
     return a == b && CRYPTO_memcmp(token, s->admin_key, a) == 0;
 }
 
-static enum MHD_Result ready(struct server *s, struct MHD_Connection *conn, struct request *r)
-{
-    char why[512] = "";
-    bool ok = astore_ready(s->store, why, sizeof why);
-    if (!ok)
-        log_warn(r->corr, "not ready: %s", why);
-    json_t *o = json_pack("{s:s, s:s}", "status", ok ? "ready" : "unavailable", "store",
-                          astore_kind(s->store));
-    if (!ok) {
-        r->retry_after = 5;
-        json_object_set_new(o, "reason", json_string(ok ? "" : "the store does not answer"));
-    }
-    return reply_json(conn, r, ok ? 200 : 503, o, ok ? "ready" : "not ready");
-}
-
-static enum MHD_Result metrics(struct server *s, struct MHD_Connection *conn,
-                               struct request *r)
-{
-    char why[512];
-    int64_t seen = 0, stale = 0;
-    bool counted = authority_sites_count(s->store, now_s(), &seen, &stale, why,
-                                         sizeof why) == 0;
-    if (!counted)
-        log_warn(r->corr, "metrics: cannot count the sites: %s", why);
-    size_t cap = 4096;
-    char *text = malloc(cap);
-    if (text == NULL)
-        return MHD_NO;
-    size_t off = 0;
-#define OUT(...) do { int n_ = snprintf(text + off, cap - off, __VA_ARGS__); \
-                      if (n_ > 0 && (size_t)n_ < cap - off) off += (size_t)n_; } while (0)
-    OUT("# HELP allot_authority_syncs_total Sync requests answered, by outcome.\n"
-        "# TYPE allot_authority_syncs_total counter\n");
-    for (int i = 0; i < SM_COUNT; i++)
-        OUT("allot_authority_syncs_total{outcome=\"%s\"} %lld\n", sync_metric_names[i],
-            (long long)atomic_load(&s->syncs[i]));
-    OUT("# HELP allot_authority_sites Licenses whose site has synced at least once.\n"
-        "# TYPE allot_authority_sites gauge\nallot_authority_sites %lld\n", (long long)seen);
-    OUT("# HELP allot_authority_sites_stale Sites not seen for longer than their license's "
-        "offlineGraceSeconds.\n# TYPE allot_authority_sites_stale gauge\n"
-        "allot_authority_sites_stale %lld\n", (long long)stale);
-    OUT("# HELP allot_authority_store_up 1 when the store answered this scrape.\n"
-        "# TYPE allot_authority_store_up gauge\nallot_authority_store_up %d\n", counted);
-    OUT("# HELP allot_authority_requests_total HTTP requests answered.\n"
-        "# TYPE allot_authority_requests_total counter\nallot_authority_requests_total %lld\n",
-        (long long)atomic_load(&s->requests));
-#undef OUT
-    return reply(conn, r, 200, "text/plain; version=0.0.4", text, NULL, "metrics");
-}
-
-static enum MHD_Result sites(struct server *s, struct MHD_Connection *conn, struct request *r)
-{
-    char why[512];
-    json_t *o = authority_sites_json(s->store, now_s(), why, sizeof why);
-    if (o == NULL) {
-        log_error(r->corr, "sites: %s", why);
-        r->retry_after = 5;
-        return reply_error(conn, r, 503, NULL, "the store does not answer");
-    }
-    return reply_json(conn, r, 200, o, "sites shown");
-}
-
-/* PUT /v1/licenses/NUMBER/revocation revokes, DELETE lifts it (the vendor's
- * admin key): the same as `revoke`, through any instance, answered by every
- * instance at the license's next sync. */
-static enum MHD_Result revocation(struct server *s, struct MHD_Connection *conn,
-                                  struct request *r)
-{
-    bool put = strcmp(r->method, "PUT") == 0;
-    if (!put && strcmp(r->method, "DELETE") != 0)
-        return reply_error(conn, r, 405, "PUT, DELETE", "method %s not allowed", r->method);
-    if (!admin_ok(s, conn))
-        return reply_error(conn, r, 401, NULL, s->admin_key == NULL
-                           ? "no admin key is configured (--admin-key-file)"
-                           : "the vendor's admin key is required");
-    char why[512];
-    if (astore_set_revoked(s->store, r->number, put, why, sizeof why) != 0) {
-        log_error(r->corr, "license %s: %s", r->number, why);
-        r->retry_after = 5;
-        return reply_error(conn, r, 503, NULL, "the store does not answer");
-    }
-    r->log_extra = json_pack("{s:s, s:b}", "licenseNumber", r->number, "revoked", (int)put);
-    return reply_json(conn, r, 200, json_pack("{s:s, s:b}", "licenseNumber", r->number,
-                                              "revoked", (int)put),
-                      put ? "license revoked" : "revocation lifted");
-}
-
 /* First callback: route, method, and for a sync the headers (key, type, size). */
 static enum MHD_Result begin(struct server *s, struct MHD_Connection *conn, struct request *r)
 {
     if (r->route == ROUTE_NONE)
-        return reply_error(conn, r, 404, NULL, "no such path");
+        return serve_reply_error(conn, r, 404, NULL, "no such path");
     bool get = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
     if (r->route >= ROUTE_HEALTH) {
         if (!get)
-            return reply_error(conn, r, 405, "GET, HEAD", "method %s not allowed", r->method);
+            return serve_reply_error(conn, r, 405, "GET, HEAD", "method %s not allowed", r->method);
         if (r->route == ROUTE_HEALTH)
-            return reply_json(conn, r, 200, json_pack("{s:s}", "status", "ok"), "healthy");
+            return serve_reply_json(conn, r, 200, json_pack("{s:s}", "status", "ok"), "healthy");
         if (r->route == ROUTE_READY)
-            return ready(s, conn, r);
-        if (!admin_ok(s, conn))
-            return reply_error(conn, r, 401, NULL, s->admin_key == NULL
+            return serve_ready(s, conn, r);
+        if (!serve_admin_ok(s, conn))
+            return serve_reply_error(conn, r, 401, NULL, s->admin_key == NULL
                                ? "no admin key is configured (--admin-key-file)"
                                : "the vendor's admin key is required");
-        return r->route == ROUTE_METRICS ? metrics(s, conn, r) : sites(s, conn, r);
+        return r->route == ROUTE_METRICS ? serve_metrics(s, conn, r) : serve_sites(s, conn, r);
     }
     if (r->route == ROUTE_REVOCATION)
-        return revocation(s, conn, r);
+        return serve_revocation(s, conn, r);
     if (r->route == ROUTE_STATE)
         return get ? get_state(s, conn, r)
-                   : reply_error(conn, r, 405, "GET, HEAD", "method %s not allowed", r->method);
+                   : serve_reply_error(conn, r, 405, "GET, HEAD", "method %s not allowed", r->method);
     if (strcmp(r->method, "POST") != 0)
-        return reply_error(conn, r, 405, "POST", "method %s not allowed", r->method);
+        return serve_reply_error(conn, r, 405, "POST", "method %s not allowed", r->method);
     enum MHD_Result ok = check_bearer(s, conn, r);
     if (r->answered) {
         atomic_fetch_add(&s->syncs[SM_UNAUTHORIZED], 1);
         return ok;
     }
     if (!is_json(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type")))
-        return reply_error(conn, r, 415, NULL, "the body must be application/json");
+        return serve_reply_error(conn, r, 415, NULL, "the body must be application/json");
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
     int64_t declared = 0;
     if (cl != NULL && authority_parse_i64(cl, 0, INT64_MAX, &declared) &&
         declared > SYNC_BODY_MAX)
-        return reply_error(conn, r, 413, NULL, "the body is over %d bytes", SYNC_BODY_MAX);
+        return serve_reply_error(conn, r, 413, NULL, "the body is over %d bytes", SYNC_BODY_MAX);
     return MHD_YES;
 }
 
@@ -491,7 +345,7 @@ static enum MHD_Result sync_refused(struct server *s, struct MHD_Connection *con
                                     struct request *r, unsigned status, const char *why)
 {
     atomic_fetch_add(&s->syncs[status == 400 || status == 413 ? SM_BAD_REQUEST : SM_ERROR], 1);
-    return reply_error(conn, r, status, NULL, "%s", why);
+    return serve_reply_error(conn, r, status, NULL, "%s", why);
 }
 
 static enum MHD_Result finish_sync(struct server *s, struct MHD_Connection *conn,
@@ -517,7 +371,7 @@ static enum MHD_Result finish_sync(struct server *s, struct MHD_Connection *conn
     if (strcmp(req.license_number, r->number) != 0)
         return sync_refused(s, conn, r, 400, "licenseNumber: not the license of the path");
 
-    struct sync_change change = {&req, r->bearer, r->bearer_iat, now_s(), s->rate_limit,
+    struct sync_change change = {&req, r->bearer, r->bearer_iat, serve_now_s(), s->rate_limit,
                                  s->rate_window};
     struct astate st;
     int64_t retry_after = 0;
@@ -528,7 +382,7 @@ static enum MHD_Result finish_sync(struct server *s, struct MHD_Connection *conn
         astate_free(&st);
         r->retry_after = 5;
         atomic_fetch_add(&s->syncs[SM_ERROR], 1);
-        return reply_error(conn, r, 503, NULL, "cannot record the sync now; try again later");
+        return serve_reply_error(conn, r, 503, NULL, "cannot record the sync now; try again later");
     }
     if (res == ASTORE_RATE_LIMITED) {
         astate_free(&st);
@@ -536,7 +390,7 @@ static enum MHD_Result finish_sync(struct server *s, struct MHD_Connection *conn
         r->log_extra = json_pack("{s:s, s:I}", "licenseNumber", r->number, "retryAfter",
                                  (json_int_t)retry_after);
         atomic_fetch_add(&s->syncs[SM_RATE_LIMITED], 1);
-        return reply_error(conn, r, 429, NULL, "license %s synced more than %lld times in %lld "
+        return serve_reply_error(conn, r, 429, NULL, "license %s synced more than %lld times in %lld "
                            "s; try again in %lld s", r->number, (long long)s->rate_limit,
                            (long long)s->rate_window, (long long)retry_after);
     }
@@ -562,10 +416,10 @@ static enum MHD_Result finish_sync(struct server *s, struct MHD_Connection *conn
     astate_free(&st);
     if (rc != 0) {
         atomic_fetch_add(&s->syncs[SM_ERROR], 1);
-        return reply_error(conn, r, 500, NULL, "cannot sign the reply");
+        return serve_reply_error(conn, r, 500, NULL, "cannot sign the reply");
     }
     atomic_fetch_add(&s->syncs[rep.revoked ? SM_REVOKED : SM_OK], 1);
-    return reply(conn, r, 200, SYNC_CONTENT_TYPE_REPLY, jws, NULL, "sync answered");
+    return serve_reply(conn, r, 200, SYNC_CONTENT_TYPE_REPLY, jws, NULL, "sync answered");
 }
 
 /* ---- libmicrohttpd callbacks ----------------------------------------------------- */
@@ -652,54 +506,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* ---- the command ---------------------------------------------------------------- */
 
-/* "HOST:PORT" or "[V6]:PORT" into a socket address; false on a bad form. */
-static bool parse_listen(const char *arg, struct sockaddr_storage *addr, bool *v6,
-                         uint16_t *port)
-{
-    const char *colon = strrchr(arg, ':');
-    int64_t p;
-    if (colon == NULL || colon == arg || !authority_parse_i64(colon + 1, 0, 65535, &p))
-        return false;
-    char host[256];
-    size_t hlen = (size_t)(colon - arg);
-    const char *h = arg;
-    if (arg[0] == '[') {
-        if (hlen < 3 || arg[hlen - 1] != ']')
-            return false;
-        h = arg + 1;
-        hlen -= 2;
-    }
-    if (hlen >= sizeof host)
-        return false;
-    memcpy(host, h, hlen);
-    host[hlen] = '\0';
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-    struct addrinfo *res = NULL;
-    char service[8];
-    snprintf(service, sizeof service, "%u", (unsigned)p);
-    if (getaddrinfo(host, service, &hints, &res) != 0 || res == NULL)
-        return false;
-    memcpy(addr, res->ai_addr, res->ai_addrlen);
-    *v6 = res->ai_family == AF_INET6;
-    *port = (uint16_t)p;
-    freeaddrinfo(res);
-    return true;
-}
-
 /* Serves until SIGTERM or SIGINT (SIGHUP reloads the TLS certificate); 0, or
  * 1 when the daemon cannot start.  tls NULL: plain HTTP. */
-static int run(const struct command *cmd, struct server *s, const char *listen_arg,
-               struct http_tls *tls)
+int serve_run(const struct command *cmd, struct server *s, const struct serve_listen *l,
+              struct http_tls *tls)
 {
-    struct sockaddr_storage addr;
-    bool v6 = false;
-    uint16_t port = 0;
-    if (!parse_listen(listen_arg, &addr, &v6, &port)) {
-        authority_usage_error(cmd, "--listen: expected HOST:PORT (port 0 to 65535) of this "
-                              "machine, got '%s'", listen_arg);
-        return EXIT_USAGE;
-    }
     /* Block the stop signals before MHD's threads start, so only sigwait sees them. */
     sigset_t stop;
     sigemptyset(&stop);
@@ -710,13 +521,13 @@ static int run(const struct command *cmd, struct server *s, const char *listen_a
     signal(SIGPIPE, SIG_IGN);
     struct MHD_OptionItem tls_opts[HTTP_TLS_MHD_OPTIONS];
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0) |
+                     MHD_USE_ERROR_LOG | (l->v6 ? MHD_USE_IPv6 : 0) |
                      http_tls_mhd_options(tls, tls_opts);
     struct MHD_Daemon *d = MHD_start_daemon(
-        flags, port, NULL, NULL, on_request, s,
+        flags, l->port, NULL, NULL, on_request, s,
         /* first, so that every message of libmicrohttpd comes to our log */
         MHD_OPTION_EXTERNAL_LOGGER, http_guard_mhd_log, (void *)s->guard,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&l->addr,
         MHD_OPTION_ARRAY, tls_opts,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)THREADS,
         MHD_OPTION_CONNECTION_TIMEOUT, 30u,
@@ -725,15 +536,15 @@ static int run(const struct command *cmd, struct server *s, const char *listen_a
         MHD_OPTION_END);
     if (d == NULL) {
         authority_errorf(cmd, "cannot listen on %s (in use, or not an address of this machine)",
-                         listen_arg);
+                         l->text);
         return 1;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    unsigned bound = info != NULL ? info->port : port;
+    unsigned bound = info != NULL ? info->port : l->port;
     char signer[LIC_KID_LEN + 1] = "";
     lic_key_kid(s->priv, signer);
     log_with(LOG_INFO, NULL, json_pack("{s:s, s:i, s:s, s:b, s:s, s:i, s:i}", "listen",
-                                       listen_arg, "port", (int)bound, "store",
+                                       l->text, "port", (int)bound, "store",
                                        astore_kind(s->store), "tls", tls != NULL, "signingKid",
                                        signer, "keys", (int)s->announce.nkeys, "retiredKids",
                                        (int)s->announce.nretired),
@@ -758,254 +569,3 @@ static int run(const struct command *cmd, struct server *s, const char *listen_a
     return 0;
 }
 
-/* A duration flag (90s, 10m, 1h) in milliseconds; false on a bad one. */
-static bool duration_ms(const char *text, int64_t *ms)
-{
-    int64_t seconds;
-    if (!core_duration_parse(text, &seconds) || seconds < 1 || seconds > 3600)
-        return false;
-    *ms = seconds * 1000;
-    return true;
-}
-
-/* --verify-key and --retire-key: a PEM file, private or public. */
-static EVP_PKEY *load_any_key(const char *path, char *why, size_t whylen)
-{
-    char ignored[256];
-    EVP_PKEY *k = lic_key_load_public_file(path, ignored, sizeof ignored);
-    return k != NULL ? k : lic_key_load_private_file(path, why, whylen);
-}
-
-/* The signer, the keys that only verify and the retired kids into s. */
-static int load_keys(const struct command *cmd, struct server *s, const char *keyfile,
-                     const char *const *verify, size_t nverify, const char *const *retire,
-                     size_t nretire)
-{
-    char why[512];
-    s->priv = lic_key_load_private_file(keyfile, why, sizeof why);
-    if (s->priv == NULL) {
-        authority_errorf(cmd, "%s", why);
-        return -1;
-    }
-    if (lic_keyring_add(&s->ring, s->priv) != 0) {
-        authority_errorf(cmd, "cannot use the key of %s", keyfile);
-        return -1;
-    }
-    for (size_t i = 0; i < nretire; i++) {
-        EVP_PKEY *k = load_any_key(retire[i], why, sizeof why);
-        char kid[LIC_KID_LEN + 1];
-        int rc = k != NULL ? lic_key_kid(k, kid) : -1;
-        EVP_PKEY_free(k);
-        if (rc != 0) {
-            authority_errorf(cmd, "--retire-key: %s", why);
-            return -1;
-        }
-        if (lic_keyring_find(&s->ring, kid) != NULL) {
-            authority_errorf(cmd, "--retire-key %s: that is the signing key", retire[i]);
-            return -1;
-        }
-        lic_keyring_retire(&s->ring, kid);
-    }
-    for (size_t i = 0; i < nverify; i++) {
-        EVP_PKEY *k = load_any_key(verify[i], why, sizeof why);
-        char kid[LIC_KID_LEN + 1] = "";
-        if (k != NULL)
-            lic_key_kid(k, kid);
-        const struct lic_keyring_entry *e = lic_keyring_find(&s->ring, kid);
-        int rc = k == NULL || (e != NULL && e->retired) ? -1 : lic_keyring_add(&s->ring, k);
-        EVP_PKEY_free(k);
-        if (rc != 0) {
-            authority_errorf(cmd, "--verify-key %s: %s", verify[i],
-                             k == NULL ? why : e != NULL ? "also given to --retire-key"
-                                                         : "too many keys");
-            return -1;
-        }
-    }
-    /* What every reply announces: the keys it holds, then the retired kids. */
-    for (size_t i = 0; i < s->ring.n; i++) {
-        const struct lic_keyring_entry *e = &s->ring.e[i];
-        if (e->retired && s->announce.nretired < SYNC_KEYS_MAX) {
-            memcpy(s->announce.retired[s->announce.nretired++], e->kid, LIC_KID_LEN + 1);
-        } else if (!e->retired && s->announce.nkeys < SYNC_KEYS_MAX) {
-            char *x = lic_key_x(e->pub);
-            if (x == NULL)
-                return -1;
-            struct sync_key *k = &s->announce.keys[s->announce.nkeys++];
-            memcpy(k->kid, e->kid, LIC_KID_LEN + 1);
-            snprintf(k->x, sizeof k->x, "%s", x);
-            free(x);
-        }
-    }
-    return 0;
-}
-
-/* The admin key: the first line of --admin-key-file, or ALLOT_AUTHORITY_ADMIN_KEY. */
-static char *admin_key_of(const struct command *cmd, const char *file)
-{
-    const char *env = getenv("ALLOT_AUTHORITY_ADMIN_KEY");
-    char buf[300] = "";
-    if (file != NULL) {
-        FILE *f = fopen(file, "re");
-        if (f == NULL || fgets(buf, sizeof buf, f) == NULL) {
-            authority_errorf(cmd, "--admin-key-file %s: %s", file,
-                             f == NULL ? strerror(errno) : "empty");
-            if (f != NULL)
-                fclose(f);
-            return NULL;
-        }
-        fclose(f);
-        buf[strcspn(buf, "\r\n")] = '\0';
-    } else if (env != NULL) {
-        snprintf(buf, sizeof buf, "%s", env);
-    } else {
-        return strdup("");
-    }
-    size_t len = strlen(buf);
-    if (len < 16 || len > 256) {
-        authority_errorf(cmd, "the admin key must be 16 to 256 characters");
-        OPENSSL_cleanse(buf, sizeof buf);
-        return NULL;
-    }
-    char *key = strdup(buf);
-    OPENSSL_cleanse(buf, sizeof buf);
-    return key;
-}
-
-#define KEYS_MAX 8
-
-int authority_cmd_serve(const struct command *cmd, int argc, char **argv)
-{
-    static const struct option opts[] = {
-        {"key", required_argument, NULL, 'k'},
-        {"listen", required_argument, NULL, 'l'},
-        {"state-dir", required_argument, NULL, 's'},
-        {"database", required_argument, NULL, 'd'},
-        {"verify-key", required_argument, NULL, 'v'},
-        {"retire-key", required_argument, NULL, 'r'},
-        {"sync-rate-limit", required_argument, NULL, 'R'},
-        {"sync-rate-window", required_argument, NULL, 'W'},
-        {"admin-key-file", required_argument, NULL, 'A'},
-        {"tls-cert", required_argument, NULL, 'c'},
-        {"tls-key", required_argument, NULL, 't'},
-        {"max-connections", required_argument, NULL, 'm'},
-        {"max-connections-per-address", required_argument, NULL, 'a'},
-        {"header-timeout", required_argument, NULL, 'H'},
-        {"body-timeout", required_argument, NULL, 'B'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    const char *keyfile = NULL, *listen_arg = NULL, *dir = NULL, *url = NULL;
-    const char *tls_cert = NULL, *tls_key = NULL, *admin_file = NULL;
-    const char *verify[KEYS_MAX], *retire[KEYS_MAX];
-    size_t nverify = 0, nretire = 0;
-    const char *header_timeout = DEFAULT_HEADER_TIMEOUT, *body_timeout = DEFAULT_BODY_TIMEOUT;
-    const char *rate_window = DEFAULT_RATE_WINDOW;
-    int64_t max_connections = DEFAULT_MAX_CONNECTIONS, per_address = DEFAULT_PER_ADDRESS;
-    int64_t rate_limit = DEFAULT_RATE_LIMIT;
-    struct http_guard_options guard = {.body_budget = BODY_BUDGET,
-                                       .connection_memory = CONNECTION_MEMORY,
-                                       .name = "allot-authority"};
-    int c;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'k': keyfile = optarg; break;
-        case 'l': listen_arg = optarg; break;
-        case 's': dir = optarg; break;
-        case 'd': url = optarg; break;
-        case 'v':
-        case 'r':
-            if ((c == 'v' ? nverify : nretire) >= KEYS_MAX)
-                return authority_usage_error(cmd, "at most %d of --%s", KEYS_MAX,
-                                             c == 'v' ? "verify-key" : "retire-key");
-            if (c == 'v')
-                verify[nverify++] = optarg;
-            else
-                retire[nretire++] = optarg;
-            break;
-        case 'R':
-            if (!authority_parse_i64(optarg, 0, 1000000, &rate_limit))
-                return authority_usage_error(cmd, "--sync-rate-limit: expected 0 (no limit) to "
-                                             "1000000, got '%s'", optarg);
-            break;
-        case 'W': rate_window = optarg; break;
-        case 'A': admin_file = optarg; break;
-        case 'c': tls_cert = optarg; break;
-        case 't': tls_key = optarg; break;
-        case 'm':
-            if (!authority_parse_i64(optarg, 1, 65536, &max_connections))
-                return authority_usage_error(cmd, "--max-connections: expected 1 to 65536, "
-                                             "got '%s'", optarg);
-            break;
-        case 'a':
-            if (!authority_parse_i64(optarg, 0, 65536, &per_address))
-                return authority_usage_error(cmd, "--max-connections-per-address: expected 0 "
-                                             "(no cap) to 65536, got '%s'", optarg);
-            break;
-        case 'H': header_timeout = optarg; break;
-        case 'B': body_timeout = optarg; break;
-        case 'h': authority_print_help(cmd, stdout); return 0;
-        default: return authority_bad_option(cmd, c, argv);
-        }
-    }
-    if (optind < argc)
-        return authority_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
-    if (keyfile == NULL)
-        return authority_usage_error(cmd, "--key FILE is required");
-    if (listen_arg == NULL)
-        return authority_usage_error(cmd, "--listen HOST:PORT is required");
-    if ((tls_cert == NULL) != (tls_key == NULL))
-        return authority_usage_error(cmd, "--tls-cert and --tls-key go together");
-    if (!duration_ms(header_timeout, &guard.head_timeout_ms))
-        return authority_usage_error(cmd, "--header-timeout: expected a duration from 1s to 1h "
-                                     "(10s, 2m), got '%s'", header_timeout);
-    if (!duration_ms(body_timeout, &guard.body_timeout_ms))
-        return authority_usage_error(cmd, "--body-timeout: expected a duration from 1s to 1h "
-                                     "(30s, 2m), got '%s'", body_timeout);
-    int64_t window_ms;
-    if (!duration_ms(rate_window, &window_ms))
-        return authority_usage_error(cmd, "--sync-rate-window: expected a duration from 1s to "
-                                     "1h (60s, 10m), got '%s'", rate_window);
-    guard.max_connections = (unsigned)max_connections;
-    guard.per_address = (unsigned)per_address;
-
-    struct server s = {.rate_limit = rate_limit, .rate_window = window_ms / 1000};
-    lic_keyring_init(&s.ring);
-    atomic_init(&s.inflight, 0);
-    int rc = 1;
-    char why[512];
-    struct http_tls *tls = NULL;
-    char *admin = admin_key_of(cmd, admin_file);
-    if (admin == NULL)
-        goto out;
-    s.admin_key = admin[0] != '\0' ? admin : NULL;
-    if (load_keys(cmd, &s, keyfile, verify, nverify, retire, nretire) != 0)
-        goto out;
-    s.store = authority_store_of(cmd, dir, url, THREADS, &rc);
-    if (s.store == NULL)
-        goto out;
-    rc = 1;
-    s.guard = http_guard_new(&guard);
-    if (s.guard == NULL) {
-        authority_errorf(cmd, "cannot start the connection guard");
-        goto out;
-    }
-    if (tls_cert != NULL) {
-        tls = http_tls_load(tls_cert, tls_key, "--tls-cert", "--tls-key", why, sizeof why);
-        if (tls == NULL) {
-            authority_errorf(cmd, "%s", why);
-            goto out;
-        }
-    }
-    rc = run(cmd, &s, listen_arg, tls);
-out:
-    http_tls_free(tls);
-    http_guard_free(s.guard);
-    astore_close(s.store);
-    lic_keyring_free(&s.ring);
-    EVP_PKEY_free(s.priv);
-    if (admin != NULL) {
-        OPENSSL_cleanse(admin, strlen(admin));
-        free(admin);
-    }
-    return rc;
-}
