@@ -6,9 +6,11 @@
  * `authority` (migrations/authority/0001_state.sql) that takes the license's
  * row lock, one round trip.  The connections are a small pool: a request
  * takes one, waits at most POOL_WAIT_S for one, and a connection that broke is
- * made again by the next request that takes it. */
+ * made again by the next request that takes it.  `migrate` and `import` are
+ * store_migrate.c. */
 #include "authority.h"
 #include "allot/db.h"
+#include "store_pg.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -21,9 +23,6 @@
 
 #define POOL_MAX 16
 #define POOL_WAIT_S 5
-
-extern const struct db_migration authority_migrations[];
-extern const size_t authority_migrations_count;
 
 struct astore {
     char *dir;                  /* the directory backend, or NULL */
@@ -134,7 +133,7 @@ static int record_sync_fn(struct astate *st, void *arg, char *why, size_t whylen
 
 /* ---- PostgreSQL -------------------------------------------------------------------- */
 
-static PGconn *connect_pg(const char *url, char *why, size_t whylen)
+PGconn *astore_pg_connect(const char *url, char *why, size_t whylen)
 {
     PGconn *c = PQconnectdb(url);
     if (c == NULL || PQstatus(c) != CONNECTION_OK) {
@@ -175,7 +174,7 @@ static PGconn *take(struct astore *s, int *slot, char *why, size_t whylen)
         s->conns[i] = NULL;
     }
     if (s->conns[i] == NULL)
-        s->conns[i] = connect_pg(s->url, why, whylen);
+        s->conns[i] = astore_pg_connect(s->url, why, whylen);
     if (s->conns[i] == NULL) {
         pthread_mutex_lock(&s->lock);
         s->busy[i] = false;
@@ -197,7 +196,7 @@ static void give(struct astore *s, int slot)
 
 /* One parameterized statement; the result when it has the status wanted,
  * else NULL with why (never the statement's parameters). */
-static PGresult *exec(PGconn *c, const char *sql, int n, const char *const *params,
+PGresult *astore_pg_exec(PGconn *c, const char *sql, int n, const char *const *params,
                       ExecStatusType want, char *why, size_t whylen)
 {
     PGresult *r = PQexecParams(c, sql, n, NULL, params, NULL, NULL, 0);
@@ -209,9 +208,9 @@ static PGresult *exec(PGconn *c, const char *sql, int n, const char *const *para
     return NULL;
 }
 
-static int schema_version(PGconn *c, char *why, size_t whylen)
+int astore_pg_schema_version(PGconn *c, char *why, size_t whylen)
 {
-    PGresult *r = exec(c, "SELECT coalesce(max(version), 0) FROM authority.schema_migrations",
+    PGresult *r = astore_pg_exec(c, "SELECT coalesce(max(version), 0) FROM authority.schema_migrations",
                        0, NULL, PGRES_TUPLES_OK, why, whylen);
     int v = r != NULL ? (int)strtol(PQgetvalue(r, 0, 0), NULL, 10) : -1;
     PQclear(r);
@@ -220,10 +219,10 @@ static int schema_version(PGconn *c, char *why, size_t whylen)
 
 struct astore *astore_open_pg(const char *url, int conns, char *why, size_t whylen)
 {
-    PGconn *c = connect_pg(url, why, whylen);
+    PGconn *c = astore_pg_connect(url, why, whylen);
     if (c == NULL)
         return NULL;
-    int v = schema_version(c, why, whylen);
+    int v = astore_pg_schema_version(c, why, whylen);
     int want = (int)authority_migrations_count;
     if (v != want) {
         if (v >= 0 || strstr(why, "does not exist") != NULL)
@@ -244,6 +243,11 @@ struct astore *astore_open_pg(const char *url, int conns, char *why, size_t whyl
     s->nconns = conns < 1 ? 1 : conns > POOL_MAX ? POOL_MAX : conns;
     s->conns[0] = c;
     return s;
+}
+
+PGconn *astore_pg_first(struct astore *s)
+{
+    return s->conns[0];
 }
 
 void astore_close(struct astore *s)
@@ -267,9 +271,6 @@ static int64_t int_at(PGresult *r, int row, int col)
     return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
 }
 
-#define STATE_COLUMNS "license_number, revoked, definition, definition_iat, sync_count, " \
-                      "last_sync_at, site, assignments, site_definition_iat, " \
-                      "rate_window_start, rate_count"
 
 /* One row of STATE_COLUMNS into *st; false with why. */
 static bool state_of_row(PGresult *r, int row, struct astate *st, char *why, size_t whylen)
@@ -318,7 +319,7 @@ int astore_read(struct astore *s, const char *number, struct astate *st, char *w
     if (c == NULL)
         return -1;
     const char *p[] = {number};
-    PGresult *r = exec(c, "SELECT " STATE_COLUMNS " FROM authority.licenses "
+    PGresult *r = astore_pg_exec(c, "SELECT " STATE_COLUMNS " FROM authority.licenses "
                           "WHERE license_number = $1", 1, p, PGRES_TUPLES_OK, why, whylen);
     give(s, slot);
     int rc = r == NULL ? -1 : PQntuples(r) == 0 ? 0 : 1;
@@ -339,7 +340,7 @@ static int call(struct astore *s, const char *sql, int n, const char *const *p, 
     PGconn *c = take(s, &slot, why, whylen);
     if (c == NULL)
         return -1;
-    PGresult *r = exec(c, sql, n, p, PGRES_TUPLES_OK, why, whylen);
+    PGresult *r = astore_pg_exec(c, sql, n, p, PGRES_TUPLES_OK, why, whylen);
     give(s, slot);
     PQclear(r);
     return r != NULL ? 0 : -1;
@@ -402,7 +403,7 @@ enum astore_result astore_record_sync(struct astore *s, const char *number,
     int slot;
     PGconn *conn = take(s, &slot, why, whylen);
     PGresult *r = conn != NULL
-                      ? exec(conn, "SELECT outcome, retry_after, revoked, definition, "
+                      ? astore_pg_exec(conn, "SELECT outcome, retry_after, revoked, definition, "
                                    "definition_iat, sync_count FROM authority.record_sync("
                                    "$1, $2, $3, $4, $5, $6, $7, $8, $9)",
                              9, p, PGRES_TUPLES_OK, why, whylen)
@@ -443,7 +444,7 @@ int astore_list(struct astore *s, int (*fn)(const struct astate *st, void *arg),
     PGconn *c = take(s, &slot, why, whylen);
     if (c == NULL)
         return -1;
-    PGresult *r = exec(c, "SELECT " STATE_COLUMNS " FROM authority.licenses "
+    PGresult *r = astore_pg_exec(c, "SELECT " STATE_COLUMNS " FROM authority.licenses "
                           "ORDER BY length(license_number), license_number",
                        0, NULL, PGRES_TUPLES_OK, why, whylen);
     give(s, slot);
@@ -473,120 +474,12 @@ bool astore_ready(struct astore *s, char *why, size_t whylen)
     PGconn *c = take(s, &slot, why, whylen);
     if (c == NULL)
         return false;
-    int v = schema_version(c, why, whylen);
+    int v = astore_pg_schema_version(c, why, whylen);
     give(s, slot);
     if (v >= 0 && v != (int)authority_migrations_count)
         snprintf(why, whylen, "the database has schema version %d of the authority, this "
                  "program needs %d", v, (int)authority_migrations_count);
     return v == (int)authority_migrations_count;
-}
-
-/* ---- migrate and import ------------------------------------------------------------ */
-
-/* A statement without parameters (a script of several statements). */
-static bool script(PGconn *c, const char *sql, const char *what, char *why, size_t whylen)
-{
-    PGresult *r = PQexec(c, sql);
-    bool ok = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK;
-    if (!ok) {
-        const char *msg = r != NULL ? PQresultErrorMessage(r) : PQerrorMessage(c);
-        snprintf(why, whylen, "%s: %.*s", what, (int)strcspn(msg, "\n"), msg);
-    }
-    PQclear(r);
-    return ok;
-}
-
-int astore_migrate(const char *url, char *why, size_t whylen)
-{
-    PGconn *c = connect_pg(url, why, whylen);
-    if (c == NULL)
-        return -1;
-    /* One migrate at a time (two instances started at once both run it). */
-    bool ok = script(c, "BEGIN; SELECT pg_advisory_xact_lock(7421, 1);"
-                        "CREATE SCHEMA IF NOT EXISTS authority;"
-                        "CREATE TABLE IF NOT EXISTS authority.schema_migrations ("
-                        " version integer PRIMARY KEY, name text NOT NULL,"
-                        " applied_at timestamptz NOT NULL DEFAULT now())", "preparing", why,
-                 whylen);
-    int current = ok ? schema_version(c, why, whylen) : -1;
-    ok = ok && current >= 0;
-    for (size_t i = 0; ok && i < authority_migrations_count; i++) {
-        const struct db_migration *m = &authority_migrations[i];
-        if (m->version <= current)
-            continue;
-        char what[128], version[16];
-        snprintf(what, sizeof what, "migration %04d_%s", m->version, m->name);
-        snprintf(version, sizeof version, "%d", m->version);
-        const char *p[] = {version, m->name};
-        PGresult *r = NULL;
-        ok = script(c, m->sql, what, why, whylen) &&
-             (r = exec(c, "INSERT INTO authority.schema_migrations (version, name) "
-                          "VALUES ($1, $2)", 2, p, PGRES_COMMAND_OK, why, whylen)) != NULL;
-        PQclear(r);
-    }
-    ok = ok ? script(c, "COMMIT", "commit", why, whylen) : (script(c, "ROLLBACK", "rollback",
-                                                                   NULL, 0), false);
-    PQfinish(c);
-    return ok ? 0 : -1;
-}
-
-struct import {
-    PGconn *c;
-    int added, kept;
-    char *why;
-    size_t whylen;
-};
-
-static int import_one(const struct astate *st, void *arg)
-{
-    struct import *im = arg;
-    char iat[24], count[24], last[24], site_iat[24], ws[24], rc[24];
-    snprintf(iat, sizeof iat, "%lld", (long long)st->definition_iat);
-    snprintf(count, sizeof count, "%lld", (long long)st->sync_count);
-    snprintf(last, sizeof last, "%lld", (long long)st->last_sync_at);
-    snprintf(site_iat, sizeof site_iat, "%lld", (long long)st->site_definition_iat);
-    snprintf(ws, sizeof ws, "%lld", (long long)st->rate_window_start);
-    snprintf(rc, sizeof rc, "%lld", (long long)st->rate_count);
-    json_t *a = st->synced ? sync_assignments_to_json(&st->assignments) : NULL;
-    char *assignments = a != NULL ? json_dumps(a, JSON_COMPACT) : NULL;
-    json_decref(a);
-    const char *p[] = {st->license_number, st->revoked ? "true" : "false", st->definition,
-                       st->definition != NULL ? iat : NULL, count, st->synced ? last : NULL,
-                       st->synced ? st->site : NULL, assignments,
-                       st->synced ? site_iat : NULL, st->rate_window_start > 0 ? ws : NULL, rc};
-    PGresult *r = exec(im->c, "INSERT INTO authority.licenses (" STATE_COLUMNS ") VALUES "
-                              "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
-                              "ON CONFLICT (license_number) DO NOTHING RETURNING 1",
-                       11, p, PGRES_TUPLES_OK, im->why, im->whylen);
-    free(assignments);
-    if (r == NULL)
-        return -1;
-    if (PQntuples(r) == 1)
-        im->added++;
-    else
-        im->kept++;
-    PQclear(r);
-    return 0;
-}
-
-int astore_import(const char *dir, const char *url, int *added, int *kept, char *why,
-                  size_t whylen)
-{
-    *added = *kept = 0;
-    struct astore *s = astore_open_pg(url, 1, why, whylen);
-    if (s == NULL)
-        return -1;
-    struct import im = {.c = s->conns[0], .why = why, .whylen = whylen};
-    /* All or nothing: an import that fails half-way can simply run again. */
-    bool ok = script(im.c, "BEGIN", "begin", why, whylen);
-    if (ok && astate_list(dir, import_one, &im, why, whylen) != 0)
-        ok = false;
-    ok = ok ? script(im.c, "COMMIT", "commit", why, whylen)
-            : (script(im.c, "ROLLBACK", "rollback", NULL, 0), false);
-    astore_close(s);
-    *added = ok ? im.added : 0;
-    *kept = ok ? im.kept : 0;
-    return ok ? 0 : -1;
 }
 
 struct astore *authority_store_of(const struct command *cmd, const char *dir, const char *url,
