@@ -1,4 +1,4 @@
-/* /scim/v2/Users and /scim/v2/Groups: SCIM 2.0 provisioning (RFC 7643,
+/* /scim/v2/Users (and, in scim_groups.c, /scim/v2/Groups): SCIM 2.0 provisioning (RFC 7643,
  * RFC 7644) of the users of one user directory (ALLOT_SCIM_DIRECTORY) and
  * of groups, whose members are what the rules match.  The router admits the
  * scim role (and admin) here and nowhere else; every error under /scim/v2
@@ -18,18 +18,18 @@
 #include "allot/scim.h"
 #include "allot/scim_filter.h"
 #include "allot/store.h"
+#include "scim_http.h"
 
-#define TEXT_MAX 255
 /* A PATCH of a user that keeps meeting another change gives up after this
  * many reads. */
 #define PATCH_TRIES 5
 
-static const char *directory(struct http_request *r)
+const char *scim_directory(struct http_request *r)
 {
     return http_app(r)->cfg->scim_directory;
 }
 
-static void scim_fail(struct http_request *r, enum http_error e, const char *scim_type,
+void scim_fail(struct http_request *r, enum http_error e, const char *scim_type,
                       const char *detail)
 {
     json_t *extra = json_object();
@@ -38,7 +38,7 @@ static void scim_fail(struct http_request *r, enum http_error e, const char *sci
     http_reply_error_extra_steal(r, e, detail, extra);
 }
 
-static void reply_fault(struct http_request *r, const struct scim_fault *f)
+void scim_reply_fault(struct http_request *r, const struct scim_fault *f)
 {
     scim_fail(r, HTTP_ERR_BAD_REQUEST, f->scim_type, f->detail);
 }
@@ -110,7 +110,7 @@ static void reply_resource(struct http_request *r, unsigned status, PGresult *re
 }
 
 /* The reply to a decision: the resource, or the refusal of its outcome. */
-static void reply_decision(struct http_request *r, enum db_status s, PGresult *res,
+void scim_reply_decision(struct http_request *r, enum db_status s, PGresult *res,
                            unsigned status, const char *kind)
 {
     if (s != DB_OK) {
@@ -126,7 +126,7 @@ static void reply_decision(struct http_request *r, enum db_status s, PGresult *r
     api_reply_refusal(r, o, NULL);
 }
 
-static void reply_empty_decision(struct http_request *r, enum db_status s, PGresult *res)
+void scim_reply_empty_decision(struct http_request *r, enum db_status s, PGresult *res)
 {
     if (s != DB_OK) {
         api_reply_db(r, s);
@@ -141,11 +141,6 @@ static void reply_empty_decision(struct http_request *r, enum db_status s, PGres
 }
 
 /* ---- lists ---------------------------------------------------------------- */
-
-struct page {
-    long start; /* SCIM's startIndex, from 1 */
-    long count;
-};
 
 /* startIndex (below 1 is 1) and count (below 0 is 0, above the maximum the
  * maximum), RFC 7644 section 3.4.2.4. */
@@ -239,7 +234,7 @@ static const char *const user_owned[] = {"schemas", "id", "meta", "groups", "use
                                          "externalId", "active", "displayName", "password"};
 
 /* A text attribute: absent or null (NULL), or a string of 1..255 characters. */
-static bool text_attr(const json_t *res, const char *name, bool required, const char **out,
+bool scim_text_attr(const json_t *res, const char *name, bool required, const char **out,
                       struct scim_fault *f)
 {
     const json_t *v = scim_get(res, name, NULL);
@@ -274,8 +269,8 @@ static bool user_write(const json_t *res, struct scim_user_write *w, char **attr
         snprintf(f->detail, sizeof f->detail, "A user must be a JSON object");
         return false;
     }
-    if (!text_attr(res, "userName", true, &w->user_name, f) ||
-        !text_attr(res, "externalId", false, &w->external_id, f))
+    if (!scim_text_attr(res, "userName", true, &w->user_name, f) ||
+        !scim_text_attr(res, "externalId", false, &w->external_id, f))
         return false;
     const json_t *display = scim_get(res, "displayName", NULL);
     if (display != NULL && !json_is_null(display)) {
@@ -314,7 +309,7 @@ static bool user_write(const json_t *res, struct scim_user_write *w, char **attr
 /* What both lists share: the page and the filter (of the attributes a
  * list allows), and a filter that matches nothing answered at once.  False
  * when the reply is made. */
-static bool list_begin(struct http_request *r, unsigned allowed, struct page *p,
+bool scim_list_begin(struct http_request *r, unsigned allowed, struct page *p,
                        struct scim_filter *f)
 {
     if (!page_parse(r, p) || !filter_parse(r, allowed, f))
@@ -327,7 +322,7 @@ static bool list_begin(struct http_request *r, unsigned allowed, struct page *p,
     return true;
 }
 
-static void list_end(struct http_request *r, enum db_status s, PGresult *res,
+void scim_list_end(struct http_request *r, enum db_status s, PGresult *res,
                      const struct page *p, const char *kind)
 {
     if (s != DB_OK)
@@ -340,16 +335,16 @@ void api_scim_users_list(struct http_request *r)
 {
     struct page p;
     struct scim_filter f;
-    if (!list_begin(r, SCIM_ATTR_BIT(SCIM_ATTR_ID) | SCIM_ATTR_BIT(SCIM_ATTR_USER_NAME) |
+    if (!scim_list_begin(r, SCIM_ATTR_BIT(SCIM_ATTR_ID) | SCIM_ATTR_BIT(SCIM_ATTR_USER_NAME) |
                            SCIM_ATTR_BIT(SCIM_ATTR_EXTERNAL_ID), &p, &f))
         return;
     PGresult *res = NULL;
-    enum db_status s = db_scim_user_list(http_app(r)->pool, directory(r), f.value[SCIM_ATTR_ID],
+    enum db_status s = db_scim_user_list(http_app(r)->pool, scim_directory(r), f.value[SCIM_ATTR_ID],
                                          f.value[SCIM_ATTR_USER_NAME],
                                          f.value[SCIM_ATTR_EXTERNAL_ID], p.start - 1, p.count,
                                          &res);
     scim_filter_free(&f);
-    list_end(r, s, res, &p, "Users");
+    scim_list_end(r, s, res, &p, "Users");
 }
 
 static void save_user(struct http_request *r, const char *id, const json_t *res, unsigned status)
@@ -359,17 +354,17 @@ static void save_user(struct http_request *r, const char *id, const json_t *res,
     char *attrs = NULL;
     if (!user_write(res, &w, &attrs, &f)) {
         free(attrs);
-        reply_fault(r, &f);
+        scim_reply_fault(r, &f);
         return;
     }
     w.id = id;
     char now[40];
     app_wall_pg(now);
     PGresult *out = NULL;
-    enum db_status s = db_scim_user_save(http_app(r)->pool, directory(r), &w, now, &out);
+    enum db_status s = db_scim_user_save(http_app(r)->pool, scim_directory(r), &w, now, &out);
     free(attrs);
     api_license_changed(http_app(r)); /* a deactivation may release units */
-    reply_decision(r, s, out, status, "Users");
+    scim_reply_decision(r, s, out, status, "Users");
 }
 
 void api_scim_users_create(struct http_request *r)
@@ -390,12 +385,12 @@ void api_scim_users_get(struct http_request *r)
     if (id == NULL)
         return;
     PGresult *res = NULL;
-    enum db_status s = db_scim_user_get(http_app(r)->pool, directory(r), id, &res);
+    enum db_status s = db_scim_user_get(http_app(r)->pool, scim_directory(r), id, &res);
     if (s == DB_NOT_FOUND) {
         api_reply_refusal(r, API_OUTCOME_user_not_found, NULL);
         return;
     }
-    reply_decision(r, s, res, 200, "Users");
+    scim_reply_decision(r, s, res, 200, "Users");
 }
 
 void api_scim_users_patch(struct http_request *r)
@@ -406,7 +401,7 @@ void api_scim_users_patch(struct http_request *r)
     struct app *a = http_app(r);
     for (int attempt = 0;; attempt++) {
         PGresult *cur = NULL;
-        enum db_status s = db_scim_user_get(a->pool, directory(r), id, &cur);
+        enum db_status s = db_scim_user_get(a->pool, scim_directory(r), id, &cur);
         if (s == DB_NOT_FOUND) {
             api_reply_refusal(r, API_OUTCOME_user_not_found, NULL);
             return;
@@ -429,7 +424,7 @@ void api_scim_users_patch(struct http_request *r)
             if (f.scim_type == NULL && f.detail[0] == '\0')
                 http_reply_error(r, HTTP_ERR_INTERNAL, NULL, NULL);
             else
-                reply_fault(r, &f);
+                scim_reply_fault(r, &f);
             return;
         }
         w.id = id;
@@ -437,7 +432,7 @@ void api_scim_users_patch(struct http_request *r)
         char now[40];
         app_wall_pg(now);
         PGresult *out = NULL;
-        s = db_scim_user_save(a->pool, directory(r), &w, now, &out);
+        s = db_scim_user_save(a->pool, scim_directory(r), &w, now, &out);
         free(attrs);
         json_decref(res);
         if (s == DB_OK && api_outcome_of(out) == API_OUTCOME_user_changed &&
@@ -446,7 +441,7 @@ void api_scim_users_patch(struct http_request *r)
             continue; /* another change came between: read it and apply the operations again */
         }
         api_license_changed(a);
-        reply_decision(r, s, out, 200, "Users");
+        scim_reply_decision(r, s, out, 200, "Users");
         return;
     }
 }
@@ -459,193 +454,8 @@ void api_scim_users_delete(struct http_request *r)
     char now[40];
     app_wall_pg(now);
     PGresult *res = NULL;
-    enum db_status s = db_scim_user_delete(http_app(r)->pool, directory(r), id, now, &res);
+    enum db_status s = db_scim_user_delete(http_app(r)->pool, scim_directory(r), id, now, &res);
     api_license_changed(http_app(r));
-    reply_empty_decision(r, s, res);
+    scim_reply_empty_decision(r, s, res);
 }
 
-/* ---- groups ---------------------------------------------------------------- */
-
-/* Whether a read of groups shows members: not when the client asks
- * excludedAttributes=members (Entra does, when it looks a group up). */
-static bool with_members(struct http_request *r)
-{
-    const char *ex = http_query(r, "excludedAttributes");
-    if (ex == NULL)
-        return true;
-    for (const char *p = ex; *p != '\0';) {
-        size_t n = strcspn(p, ",");
-        while (n > 0 && *p == ' ') {
-            p++;
-            n--;
-        }
-        if ((n == 7 && strncasecmp(p, "members", 7) == 0) ||
-            (n == strlen(SCIM_SCHEMA_GROUP ":members") &&
-             strncasecmp(p, SCIM_SCHEMA_GROUP ":members", n) == 0))
-            return false;
-        p += n;
-        if (*p == ',')
-            p++;
-    }
-    return true;
-}
-
-/* A list of user ids as a PostgreSQL uuid[] literal into out (malloc'd);
- * false (a refusal replied) when one is no user id. */
-static bool uuid_array(struct http_request *r, const json_t *ids, char **out)
-{
-    *out = NULL;
-    if (ids == NULL)
-        return true;
-    struct buf b;
-    buf_init(&b, HTTP_BODY_LIMIT);
-    buf_lit(&b, "{");
-    size_t i;
-    const json_t *v;
-    json_array_foreach(ids, i, v) {
-        const char *id = json_string_value(v);
-        if (!api_is_uuid(id)) {
-            buf_free(&b);
-            api_reply_refusal(r, API_OUTCOME_member_not_found, NULL);
-            return false;
-        }
-        buf_printf(&b, "%s%s", i > 0 ? "," : "", id);
-    }
-    buf_lit(&b, "}");
-    size_t len;
-    *out = b.overflow ? NULL : buf_steal(&b, &len);
-    buf_free(&b);
-    if (*out == NULL) {
-        http_reply_error(r, HTTP_ERR_INTERNAL, NULL, NULL);
-        return false;
-    }
-    return true;
-}
-
-static void save_group(struct http_request *r, struct scim_group_write *w, const json_t *replace,
-                       const json_t *add, const json_t *remove, unsigned status)
-{
-    char *members = NULL, *plus = NULL, *minus = NULL;
-    if (uuid_array(r, replace, &members) &&
-        uuid_array(r, json_array_size(add) > 0 ? add : NULL, &plus) &&
-        uuid_array(r, json_array_size(remove) > 0 ? remove : NULL, &minus)) {
-        w->members = members;
-        w->add = plus;
-        w->remove = minus;
-        char now[40];
-        app_wall_pg(now);
-        PGresult *out = NULL;
-        enum db_status s = db_scim_group_save(http_app(r)->pool, directory(r), w, now, &out);
-        reply_decision(r, s, out, status, "Groups");
-    }
-    free(members);
-    free(plus);
-    free(minus);
-}
-
-/* POST and PUT: displayName, externalId and the whole member list. */
-static void write_group(struct http_request *r, const char *id, unsigned status)
-{
-    const json_t *body = http_body(r);
-    struct scim_fault f = {0};
-    struct scim_group_write w = {.id = id, .set_external = true};
-    if (!json_is_object(body)) {
-        scim_fail(r, HTTP_ERR_BAD_REQUEST, "invalidSyntax", "A group must be a JSON object");
-        return;
-    }
-    if (!text_attr(body, "displayName", true, &w.display, &f) ||
-        !text_attr(body, "externalId", false, &w.external_id, &f)) {
-        reply_fault(r, &f);
-        return;
-    }
-    /* the members through the same reading as a PATCH's replace */
-    json_t *patch = json_pack("{s:[{s:s, s:s, s:O}]}", "Operations", "op", "replace", "path",
-                              "members", "value",
-                              scim_get(body, "members", NULL) ? scim_get(body, "members", NULL)
-                                                              : json_null());
-    struct scim_group_patch g;
-    bool ok = scim_patch_group(patch, &g, &f);
-    json_decref(patch);
-    if (!ok)
-        reply_fault(r, &f);
-    else
-        save_group(r, &w, g.replace, NULL, NULL, status);
-    scim_group_patch_free(&g);
-}
-
-void api_scim_groups_create(struct http_request *r)
-{
-    write_group(r, NULL, 201);
-}
-
-void api_scim_groups_replace(struct http_request *r)
-{
-    const char *id = api_id_param(r, 0);
-    if (id != NULL)
-        write_group(r, id, 200);
-}
-
-void api_scim_groups_patch(struct http_request *r)
-{
-    const char *id = api_id_param(r, 0);
-    if (id == NULL)
-        return;
-    struct scim_fault f = {0};
-    struct scim_group_patch g;
-    if (!scim_patch_group(http_body(r), &g, &f)) {
-        scim_group_patch_free(&g);
-        reply_fault(r, &f);
-        return;
-    }
-    if (g.display != NULL && jspec_text_ok(g.display, 1, TEXT_MAX) != NULL) {
-        scim_group_patch_free(&g);
-        scim_fail(r, HTTP_ERR_BAD_REQUEST, "invalidValue", "displayName must be 1 to 255 characters");
-        return;
-    }
-    struct scim_group_write w = {.id = id, .display = g.display, .set_external = g.set_external,
-                                 .external_id = g.external_id};
-    save_group(r, &w, g.replace, g.add, g.remove, 200);
-    scim_group_patch_free(&g);
-}
-
-void api_scim_groups_get(struct http_request *r)
-{
-    const char *id = api_id_param(r, 0);
-    if (id == NULL)
-        return;
-    PGresult *res = NULL;
-    enum db_status s = db_scim_group_get(http_app(r)->pool, directory(r), id, with_members(r), &res);
-    if (s == DB_NOT_FOUND) {
-        api_reply_refusal(r, API_OUTCOME_group_not_found, NULL);
-        return;
-    }
-    reply_decision(r, s, res, 200, "Groups");
-}
-
-void api_scim_groups_list(struct http_request *r)
-{
-    struct page p;
-    struct scim_filter f;
-    if (!list_begin(r, SCIM_ATTR_BIT(SCIM_ATTR_ID) | SCIM_ATTR_BIT(SCIM_ATTR_DISPLAY_NAME) |
-                           SCIM_ATTR_BIT(SCIM_ATTR_EXTERNAL_ID), &p, &f))
-        return;
-    PGresult *res = NULL;
-    enum db_status s = db_scim_group_list(http_app(r)->pool, directory(r), f.value[SCIM_ATTR_ID],
-                                          f.value[SCIM_ATTR_DISPLAY_NAME],
-                                          f.value[SCIM_ATTR_EXTERNAL_ID], with_members(r),
-                                          p.start - 1, p.count, &res);
-    scim_filter_free(&f);
-    list_end(r, s, res, &p, "Groups");
-}
-
-void api_scim_groups_delete(struct http_request *r)
-{
-    const char *id = api_id_param(r, 0);
-    if (id == NULL)
-        return;
-    char now[40];
-    app_wall_pg(now);
-    PGresult *res = NULL;
-    enum db_status s = db_scim_group_delete(http_app(r)->pool, directory(r), id, now, &res);
-    reply_empty_decision(r, s, res);
-}
