@@ -300,18 +300,25 @@ static int serve(struct app *app, struct http_tls *tls, struct http_server *serv
     static const char *const channels[] = {"allot_license", "allot_apikeys", "allot_engine",
                                            "allot_webhooks", NULL};
     app->license_cache = api_license_cache_new();
-    app->webhooks = webhooks_start(app);
     app->listener = db_listener_start(cfg->database_url, channels, on_notify, app);
-    if (!db_schema_ready(app))
+    bool ready = db_schema_ready(app);
+    if (!ready)
         log_warn(NULL, "the database is unreachable or its schema is not current (this allotd "
                  "needs version %d); requests get 503 until `allotd migrate` has run",
                  db_schema_expected());
     bool admin_done = false;
     struct job *admin = NULL;
     if (cfg->admin_key != NULL) {
-        admin = job_start(app, "admin-key", 2000, ensure_admin_key, &admin_done);
-        job_wake(admin);
+        /* The first try now, before the threads that also check the schema
+         * start: when /ready says ready, the admin key is in place. */
+        if (ready)
+            ensure_admin_key(app, &admin_done);
+        if (!admin_done) {
+            admin = job_start(app, "admin-key", 2000, ensure_admin_key, &admin_done);
+            job_wake(admin);
+        }
     }
+    app->webhooks = webhooks_start(app);
     struct job *reaper = reaper_start(app);
     app->sync = sync_start(app);
     char err[512];

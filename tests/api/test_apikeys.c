@@ -385,6 +385,34 @@ static void test_admin_key_once_across_restarts(void)
     }
 }
 
+/* Once /ready says ready, the admin key of ALLOT_ADMIN_KEY works: allotd
+ * makes it before its threads that also check the schema start (when one of
+ * them held that check, the key waited for the next try, 2 s after /ready). */
+static void test_admin_key_in_place_when_ready(void)
+{
+    for (int round = 0; round < 5; round++) {
+        struct th_db fresh;
+        th_db_create(&fresh);
+        T_REQUIRE(th_migrate(fresh.url) == 0);
+        struct th_server s;
+        T_REQUIRE(th_server_start(&s, fresh.url, NULL, false)); /* /health only */
+        struct th_resp r;
+        bool ready = false;
+        for (int i = 0; i < 300 && !ready; i++) { /* up to 15 s */
+            ready = th_req(&s, "GET", "/ready", NULL, NULL, &r) && r.status == 200;
+            th_resp_free(&r);
+            if (!ready)
+                nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+        }
+        T_REQUIRE(ready);
+        T_CHECK(th_req(&s, "GET", "/metrics", TH_ADMIN_KEY, NULL, &r));
+        T_EQ_INT(r.status, 200);
+        th_resp_free(&r);
+        T_EQ_INT(th_server_stop(&s), 0);
+        th_db_drop(&fresh);
+    }
+}
+
 /* The Location of POST /apikeys answers: the key without its secret. */
 static void test_get(void)
 {
@@ -597,6 +625,7 @@ int main(void)
     T_RUN(test_delete);
     T_RUN(test_unknown_key_not_logged);
     T_RUN(test_admin_key_once_across_restarts);
+    T_RUN(test_admin_key_in_place_when_ready);
     T_RUN(test_get);
     T_RUN(test_last_admin_kept);
     T_RUN(test_last_admin_under_concurrency);
