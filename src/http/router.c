@@ -71,6 +71,10 @@ static void allow_add(char *allow, size_t allowlen, const char *method)
     snprintf(allow + len, allowlen - len, "%s%s", len ? ", " : "", method);
 }
 
+/* Routes one path may match at most (its methods, and a literal and a
+ * parameter pattern over it): far more than the table has. */
+#define ROUTE_HITS_MAX 32
+
 enum route_match http_route_match(const struct http_route *table, size_t n,
                                   const char *method, const char *path,
                                   const struct http_route **found,
@@ -84,17 +88,29 @@ enum route_match http_route_match(const struct http_route *table, size_t n,
         allow[0] = '\0';
     *found = NULL;
     *nparams = 0;
+    /* One pass over the table finds the patterns the path matches (the
+     * methods of a path or two: a handful) and their literal segments; the
+     * most literal of them are then taken in the table's order.  A pattern
+     * the path does not match is left at its first differing character. */
     int best = -1;
     const char *scratch[HTTP_MAX_PARAMS];
     size_t nscratch;
+    size_t hits[ROUTE_HITS_MAX];
+    int lits[ROUTE_HITS_MAX];
+    size_t nhits = 0;
     for (size_t i = 0; i < n; i++) {
-        int lit = literal_segments(table[i].pattern);
-        if (lit > best && pattern_matches(table[i].pattern, path, NULL, 0, scratch, &nscratch))
-            best = lit;
+        if (!pattern_matches(table[i].pattern, path, NULL, 0, scratch, &nscratch))
+            continue;
+        if (nhits == ROUTE_HITS_MAX)
+            return ROUTE_NO_PATH; /* a table of that many look-alike routes is a bug */
+        lits[nhits] = literal_segments(table[i].pattern);
+        if (lits[nhits] > best)
+            best = lits[nhits];
+        hits[nhits++] = i;
     }
-    for (size_t i = 0; i < n; i++) {
-        if (literal_segments(table[i].pattern) != best ||
-            !pattern_matches(table[i].pattern, path, NULL, 0, scratch, &nscratch))
+    for (size_t h = 0; h < nhits; h++) {
+        size_t i = hits[h];
+        if (lits[h] != best)
             continue;
         path_known = true;
         allow_add(allow, allowlen, table[i].method);
